@@ -4,6 +4,8 @@ import { createAppContext, type AppContext } from '../app-context.js';
 import { trainerEntry } from '../paths.js';
 import { forkLauncher } from '../trainer/launcher.js';
 
+export { formatBytes, formatSeconds } from '../common/format.js';
+
 export interface CliIo {
   home: string;
   out(line: string): void;
@@ -44,22 +46,4 @@ export async function withContext<T>(io: CliIo, fn: (ctx: AppContext) => Promise
   } finally {
     ctx.close();
   }
-}
-
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = bytes;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
-}
-
-export function formatSeconds(s: number): string {
-  if (s < 60) return `${Math.round(s)}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m${String(Math.round(s % 60)).padStart(2, '0')}s`;
-  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
 }
