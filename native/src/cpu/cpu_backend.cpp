@@ -17,6 +17,15 @@ T* CpuBackend<T>::scratch(size_t count) {
 // operands; the transpose costs O(in·out), 1/n of the multiply.
 template <typename T>
 void CpuBackend<T>::matmul_forward(T* y, const T* x, const T* w, const T* bias, int64_t n, int64_t in, int64_t out) {
+  if (n <= 2) {
+    // Decode (one token): dot products straight from W's rows; transposing W would cost as much
+    // as the multiply itself.
+    pool_.parallel_for(out, [&](int64_t begin, int64_t end) {
+      for (int64_t t = 0; t < n; ++t)
+        for (int64_t o = begin; o < end; ++o) y[t * out + o] = cpu::dot(x + t * in, w + o * in, in) + (bias ? bias[o] : T(0));
+    });
+    return;
+  }
   T* wt = scratch(size_t(in * out));
   cpu::transpose(pool_, wt, w, out, in);
   if (bias) {

@@ -154,6 +154,19 @@ void transpose(ThreadPool& pool, T* out, const T* in, int64_t rows, int64_t cols
   });
 }
 
+template <typename T>
+T dot(const T* a, const T* b, int64_t n) {
+  T acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; ++j) acc[j] += a[i + j] * b[i + j];
+  T tail = T(0);
+  for (; i < n; ++i) tail += a[i] * b[i];
+  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])) + tail;
+}
+
+template float dot<float>(const float*, const float*, int64_t);
+template double dot<double>(const double*, const double*, int64_t);
 template void gemm<float>(ThreadPool&, const float*, int64_t, const float*, int64_t, float*, int64_t, int64_t,
                           int64_t, int64_t, bool);
 template void gemm<double>(ThreadPool&, const double*, int64_t, const double*, int64_t, double*, int64_t, int64_t,

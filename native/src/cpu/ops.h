@@ -18,6 +18,10 @@ template <typename T>
 void gemm(ThreadPool& pool, const T* a, int64_t lda, const T* b, int64_t ldb, T* c, int64_t ldc, int64_t m, int64_t n,
           int64_t k, bool accumulate);
 
+// Σ a[i]·b[i] with eight interleaved partial sums (vectorisable without reassociation flags).
+template <typename T>
+T dot(const T* a, const T* b, int64_t n);
+
 // out[cols, rows] = in[rows, cols]ᵀ.
 template <typename T>
 void transpose(ThreadPool& pool, T* out, const T* in, int64_t rows, int64_t cols);
