@@ -6,6 +6,7 @@
 // 8-wide vector registers across the k loop (one B load serves four rows).
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "cpu/ops.h"
 
@@ -32,32 +33,30 @@ void gemm_tile_generic(const T* a, int64_t lda, const T* b, int64_t ldb, T* c, i
   }
 }
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define TUNESMITH_MULTIVERSION __attribute__((target_clones("arch=haswell", "default")))
-#else
-#define TUNESMITH_MULTIVERSION
-#endif
 
 #if defined(__GNUC__)
 typedef float vec8 __attribute__((vector_size(32)));
 
-TUNESMITH_MULTIVERSION
-void gemm_tile_f32(const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc, int64_t rows,
-                   int64_t cols, int64_t depth) {
-  const int64_t full_cols = cols / 16 * 16;
-  for (int64_t j = 0; j < full_cols; j += 16) {
-    int64_t i = 0;
+// C[rows, 16-wide panel] += A[rows, depth] · P, with P the panel of B packed contiguously as
+// [depth][16] (zero-padded past `cols`). Packing matters: B rows are ldb apart, and walking 256 of
+// them at a stride like 5.6 KB maps onto a handful of L1 sets and thrashes.
+// The body is compiled twice: once for the baseline ISA and once with AVX2+FMA, chosen at run
+// time by CPU feature (not by CPU model, which is what target_clones("arch=...") would test).
+__attribute__((always_inline)) inline void gemm_panel_body(const float* a, int64_t lda, const float* packed, float* c, int64_t ldc, int64_t rows,
+                    int64_t cols, int64_t depth) {
+  int64_t i = 0;
+  if (cols == 16) {
     for (; i + 4 <= rows; i += 4) {
       vec8 acc[4][2];
       for (int r = 0; r < 4; ++r) {
-        __builtin_memcpy(&acc[r][0], c + (i + r) * ldc + j, 32);
-        __builtin_memcpy(&acc[r][1], c + (i + r) * ldc + j + 8, 32);
+        __builtin_memcpy(&acc[r][0], c + (i + r) * ldc, 32);
+        __builtin_memcpy(&acc[r][1], c + (i + r) * ldc + 8, 32);
       }
       const float* a0 = a + i * lda;
       for (int64_t p = 0; p < depth; ++p) {
         vec8 b0, b1;
-        __builtin_memcpy(&b0, b + p * ldb + j, 32);
-        __builtin_memcpy(&b1, b + p * ldb + j + 8, 32);
+        __builtin_memcpy(&b0, packed + p * 16, 32);
+        __builtin_memcpy(&b1, packed + p * 16 + 8, 32);
         for (int r = 0; r < 4; ++r) {
           const float a_rp = a0[r * lda + p];
           acc[r][0] += a_rp * b0;
@@ -65,35 +64,71 @@ void gemm_tile_f32(const float* a, int64_t lda, const float* b, int64_t ldb, flo
         }
       }
       for (int r = 0; r < 4; ++r) {
-        __builtin_memcpy(c + (i + r) * ldc + j, &acc[r][0], 32);
-        __builtin_memcpy(c + (i + r) * ldc + j + 8, &acc[r][1], 32);
+        __builtin_memcpy(c + (i + r) * ldc, &acc[r][0], 32);
+        __builtin_memcpy(c + (i + r) * ldc + 8, &acc[r][1], 32);
       }
-    }
-    for (; i < rows; ++i) {
-      vec8 acc0, acc1;
-      __builtin_memcpy(&acc0, c + i * ldc + j, 32);
-      __builtin_memcpy(&acc1, c + i * ldc + j + 8, 32);
-      for (int64_t p = 0; p < depth; ++p) {
-        vec8 b0, b1;
-        __builtin_memcpy(&b0, b + p * ldb + j, 32);
-        __builtin_memcpy(&b1, b + p * ldb + j + 8, 32);
-        const float a_ip = a[i * lda + p];
-        acc0 += a_ip * b0;
-        acc1 += a_ip * b1;
-      }
-      __builtin_memcpy(c + i * ldc + j, &acc0, 32);
-      __builtin_memcpy(c + i * ldc + j + 8, &acc1, 32);
     }
   }
-  if (full_cols < cols) {
-    for (int64_t i = 0; i < rows; ++i) {
-      float* c_row = c + i * ldc;
-      for (int64_t p = 0; p < depth; ++p) {
-        const float a_ip = a[i * lda + p];
-        const float* b_row = b + p * ldb;
-        for (int64_t j = full_cols; j < cols; ++j) c_row[j] += a_ip * b_row[j];
-      }
+  // Remaining rows, or a narrow last panel: one row at a time through a 16-wide temporary.
+  for (; i < rows; ++i) {
+    float tmp[16] = {0};
+    for (int64_t j = 0; j < cols; ++j) tmp[j] = c[i * ldc + j];
+    vec8 acc0, acc1;
+    __builtin_memcpy(&acc0, tmp, 32);
+    __builtin_memcpy(&acc1, tmp + 8, 32);
+    for (int64_t p = 0; p < depth; ++p) {
+      vec8 b0, b1;
+      __builtin_memcpy(&b0, packed + p * 16, 32);
+      __builtin_memcpy(&b1, packed + p * 16 + 8, 32);
+      const float a_ip = a[i * lda + p];
+      acc0 += a_ip * b0;
+      acc1 += a_ip * b1;
     }
+    __builtin_memcpy(tmp, &acc0, 32);
+    __builtin_memcpy(tmp + 8, &acc1, 32);
+    for (int64_t j = 0; j < cols; ++j) c[i * ldc + j] = tmp[j];
+  }
+}
+
+void gemm_panel_baseline(const float* a, int64_t lda, const float* packed, float* c, int64_t ldc, int64_t rows,
+                         int64_t cols, int64_t depth) {
+  gemm_panel_body(a, lda, packed, c, ldc, rows, cols, depth);
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+__attribute__((target("avx2,fma"))) void gemm_panel_avx2(const float* a, int64_t lda, const float* packed, float* c,
+                                                        int64_t ldc, int64_t rows, int64_t cols, int64_t depth) {
+  gemm_panel_body(a, lda, packed, c, ldc, rows, cols, depth);
+}
+
+bool cpu_has_avx2_fma() {
+  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return has;
+}
+#endif
+
+void gemm_panel(const float* a, int64_t lda, const float* packed, float* c, int64_t ldc, int64_t rows, int64_t cols,
+                int64_t depth) {
+#if defined(__x86_64__) || defined(__i386__)
+  if (cpu_has_avx2_fma()) return gemm_panel_avx2(a, lda, packed, c, ldc, rows, cols, depth);
+#endif
+  gemm_panel_baseline(a, lda, packed, c, ldc, rows, cols, depth);
+}
+
+void gemm_tile_f32(const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc, int64_t rows,
+                   int64_t cols, int64_t depth) {
+  thread_local std::vector<float> packed;
+  packed.resize(size_t(depth * 16));
+  for (int64_t j = 0; j < cols; j += 16) {
+    const int64_t width = std::min<int64_t>(16, cols - j);
+    for (int64_t p = 0; p < depth; ++p) {
+      const float* src = b + p * ldb + j;
+      float* dst = packed.data() + p * 16;
+      int64_t q = 0;
+      for (; q < width; ++q) dst[q] = src[q];
+      for (; q < 16; ++q) dst[q] = 0.0f;
+    }
+    gemm_panel(a, lda, packed.data(), c + j, ldc, rows, width, depth);
   }
 }
 #endif
