@@ -73,7 +73,7 @@ LlamaConfig parse_llama_config(const std::string& json_text, const std::string& 
   c.max_position_embeddings = get_int(root, "max_position_embeddings", source, false, 2048);
   c.rms_norm_eps = get_number(root, "rms_norm_eps", source, 1e-6);
   c.rope_theta = get_number(root, "rope_theta", source, 10000.0);
-  c.tie_word_embeddings = get_bool(root, "tie_word_embeddings", source, false)  // HF default: untied;
+  c.tie_word_embeddings = get_bool(root, "tie_word_embeddings", source, false);  // HF default: untied
   c.bos_token_id = get_int(root, "bos_token_id", source, false, -1);
 
   if (const JsonValue* act = root.find("hidden_act"); act && act->is_string() && act->as_string() != "silu")
