@@ -9,6 +9,7 @@
 #include "core/engine_info.h"
 #include "core/selftest.h"
 #include "async_work.h"
+#include "model_binding.h"
 
 namespace {
 
@@ -103,6 +104,7 @@ Napi::Value SelfTest(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("engineInfo", Napi::Function::New(env, EngineInfo));
   exports.Set("selfTest", Napi::Function::New(env, SelfTest));
+  tunesmith_binding::register_model_binding(env, exports);
   return exports;
 }
 
