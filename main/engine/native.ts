@@ -22,8 +22,90 @@ export interface SelfTestSummary {
   seconds: number;
 }
 
+/** config.json as the engine read it. */
+export interface ModelConfig {
+  modelType: string;
+  hiddenSize: number;
+  intermediateSize: number;
+  numLayers: number;
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  vocabSize: number;
+  maxPositionEmbeddings: number;
+  ropeTheta: number;
+  rmsNormEps: number;
+  tieWordEmbeddings: boolean;
+  bosTokenId: number;
+  eosTokenIds: number[];
+}
+
+export interface MemoryStats {
+  liveBytes: number;
+  peakBytes: number;
+}
+
+export interface GenerateOptions {
+  maxNewTokens?: number;
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  seed?: number;
+  /** Ids that end generation (not included in the output); default: the config's EOS ids. */
+  stopIds?: number[];
+}
+
+/** A loaded model. One weight-touching call at a time; a second is refused as "busy". */
+export interface NativeModel {
+  config(): ModelConfig;
+  numParameters(): number;
+  /** log p(tokens[t+1] | tokens[..t]) for each row: batch*(seq-1) values. */
+  score(tokens: Int32Array, batch: number, seq: number): Promise<Float32Array>;
+  generate(prompt: Int32Array, options: GenerateOptions, onToken: (id: number) => void): { promise: Promise<Int32Array>; cancel(): void };
+  setCheckpointing(on: boolean): void;
+  /** Hugging Face safetensors (f32), written atomically. */
+  save(path: string): Promise<void>;
+}
+
+export interface TrainerOptions {
+  optimizer?: 'adamw' | 'sgd';
+  lr?: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  weightDecay?: number;
+  momentum?: number;
+  schedule?: 'constant' | 'constant-warmup' | 'cosine';
+  warmupSteps?: number;
+  totalSteps?: number;
+  maxGradNorm?: number;
+}
+
+export interface MicroBatch {
+  tokens: Int32Array;
+  /** 1 marks a token the loss counts; omitted: every token. */
+  lossMask?: Uint8Array;
+  batch: number;
+  seq: number;
+}
+
+export interface StepResult {
+  loss: number;
+  gradNorm: number;
+  lr: number;
+  step: number;
+  memory: MemoryStats;
+}
+
+export interface NativeTrainer {
+  step(microBatches: MicroBatch[]): Promise<StepResult>;
+}
+
 export interface NativeEngine {
   engineInfo(): EngineInfo;
+  loadModel(dir: string, options?: { threads?: number }): Promise<NativeModel>;
+  Trainer: new (model: NativeModel, options: TrainerOptions) => NativeTrainer;
+  memoryStats(): MemoryStats;
   selfTest(
     options: { rounds?: number; size?: number; seed?: number; threads?: number },
     onRound: (round: SelfTestRound) => void,
