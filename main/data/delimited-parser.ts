@@ -32,7 +32,7 @@ export function* readDelimitedRecords(file: string, options: DelimitedOptions): 
   let fieldEnds: number[] = [];
   let quotedField: boolean[] = [];
   type State = 'field-start' | 'unquoted' | 'quoted' | 'quote-in-quoted';
-  let state: State = 'field-start';
+  let state = 'field-start' as State;
   let line = 1;
   let recordLine = 1;
   let quoteOpenedLine = 1;

@@ -60,7 +60,7 @@ export function* splitJsonArray(file: string, options: { maxElementBytes?: numbe
   const maxElementBytes = options.maxElementBytes ?? DEFAULT_MAX_ROW_BYTES;
   const element = new ByteCollector(maxElementBytes);
   type State = 'before-array' | 'between' | 'after-element' | 'in-element' | 'after-array';
-  let state: State = 'before-array';
+  let state = 'before-array' as State;
   let depth = 0; // nesting inside the current element
   let inString = false;
   let escaped = false;
