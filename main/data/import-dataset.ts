@@ -20,8 +20,8 @@ import { chooseValidationIndices } from './seeded-split.js';
 export interface LengthCheck {
   modelId: number | null;
   maxTokens: number;
-  /** Tokens of the example as the model will see it (template, BOS and EOS included). */
-  countTokens(example: NormalizedExample): number;
+  /** Tokens of the example as the model will see it (template, BOS and EOS included), or null when it certainly fits and was not counted. */
+  countTokens(example: NormalizedExample): number | null;
 }
 
 export interface ImportProgress {
