@@ -1,0 +1,196 @@
+// The one API contract: every request, reply and event between the UI (Electron preload bridge or
+// serve mode's WebSocket), the CLI and the tests is declared here once. Schemas validate what
+// crosses a process boundary; the TypeScript types are inferred from them, so the two cannot drift.
+// This file is "common" code: it must not import Node, Electron or DOM modules (the renderer
+// bundles it).
+import { z } from 'zod';
+
+// ---- shared shapes ------------------------------------------------------------------------------
+
+export const CudaDeviceSchema = z.object({
+  index: z.number().int(),
+  name: z.string(),
+  totalMemory: z.number(),
+  freeMemory: z.number(),
+  computeCapability: z.string(),
+  multiprocessors: z.number().int(),
+});
+
+export const EngineInfoSchema = z.object({
+  version: z.string(),
+  backends: z.array(z.string()),
+  cpuThreads: z.number().int(),
+  compiler: z.string(),
+  cuda: z.object({
+    compiled: z.boolean(),
+    runtimeVersion: z.number().int(),
+    driverVersion: z.number().int(),
+    error: z.string().nullable(),
+    devices: z.array(CudaDeviceSchema),
+  }),
+});
+export type EngineInfo = z.infer<typeof EngineInfoSchema>;
+
+export const SystemInfoSchema = z.object({
+  app: z.object({
+    version: z.string(),
+    mode: z.enum(['electron', 'serve', 'cli']),
+    home: z.string(),
+    databasePath: z.string(),
+  }),
+  host: z.object({
+    platform: z.string(),
+    arch: z.string(),
+    cpuModel: z.string(),
+    cpuCount: z.number().int(),
+    totalMemory: z.number(),
+    freeMemory: z.number(),
+    nodeVersion: z.string(),
+    electronVersion: z.string().nullable(),
+  }),
+  engine: EngineInfoSchema,
+});
+export type SystemInfo = z.infer<typeof SystemInfoSchema>;
+
+// ---- jobs ---------------------------------------------------------------------------------------
+
+/** The engine self-test: fp32 matrix products on the CPU checked against float64. */
+export const SelfTestSpecSchema = z.object({
+  kind: z.literal('selftest'),
+  rounds: z.number().int().min(1).max(100_000).default(8),
+  size: z.number().int().min(8).max(2048).default(256),
+});
+
+/** Jobs a user (UI, CLI) may start; each runs in the trainer process and is recorded as a run. */
+export const UserJobSpecSchema = z.discriminatedUnion('kind', [SelfTestSpecSchema]);
+export type UserJobSpec = z.infer<typeof UserJobSpecSchema>;
+
+/** Internal jobs the app runs for itself (not recorded in run history). */
+export const SystemProbeSpecSchema = z.object({ kind: z.literal('system') });
+export const JobSpecSchema = z.discriminatedUnion('kind', [SelfTestSpecSchema, SystemProbeSpecSchema]);
+export type JobSpec = z.infer<typeof JobSpecSchema>;
+
+export const RunStateSchema = z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled']);
+export type RunState = z.infer<typeof RunStateSchema>;
+
+export const RunSchema = z.object({
+  id: z.number().int(),
+  kind: z.string(),
+  name: z.string(),
+  spec: z.unknown(),
+  state: RunStateSchema,
+  error: z.string().nullable(),
+  result: z.unknown(),
+  createdAt: z.string(),
+  startedAt: z.string().nullable(),
+  endedAt: z.string().nullable(),
+});
+export type Run = z.infer<typeof RunSchema>;
+
+export const MetricSchema = z.object({
+  step: z.number().int(),
+  loss: z.number().nullable().optional(),
+  evalLoss: z.number().nullable().optional(),
+  lr: z.number().nullable().optional(),
+  tokensPerS: z.number().nullable().optional(),
+  memBytes: z.number().nullable().optional(),
+});
+
+// ---- methods ------------------------------------------------------------------------------------
+
+export const methods = {
+  'system.info': {
+    summary: 'Host, app and engine facts: backends compiled in, GPUs or why there are none, RAM, paths.',
+    params: z.object({ refresh: z.boolean().default(false) }),
+    result: SystemInfoSchema,
+  },
+  'runs.list': {
+    summary: 'Run history, newest first.',
+    params: z.object({ limit: z.number().int().min(1).max(1000).default(100) }),
+    result: z.object({ runs: z.array(RunSchema) }),
+  },
+  'runs.get': {
+    summary: 'One run with its metrics.',
+    params: z.object({ id: z.number().int() }),
+    result: z.object({ run: RunSchema, metrics: z.array(MetricSchema) }),
+  },
+  'jobs.start': {
+    summary: 'Start a job in a trainer process; returns the new run at once, events follow.',
+    params: z.object({ spec: UserJobSpecSchema, name: z.string().min(1).max(200).optional() }),
+    result: z.object({ run: RunSchema }),
+  },
+  'jobs.cancel': {
+    summary: 'Ask a running job to stop; it ends in state "cancelled".',
+    params: z.object({ runId: z.number().int() }),
+    result: z.object({ cancelled: z.boolean() }),
+  },
+} as const;
+
+export type MethodName = keyof typeof methods;
+/** What a caller passes (defaults may be left out). */
+export type Params<M extends MethodName> = z.input<(typeof methods)[M]['params']>;
+/** What a handler receives (defaults filled in). */
+export type ParsedParams<M extends MethodName> = z.output<(typeof methods)[M]['params']>;
+export type Result<M extends MethodName> = z.output<(typeof methods)[M]['result']>;
+
+export function isMethodName(name: string): name is MethodName {
+  return Object.prototype.hasOwnProperty.call(methods, name);
+}
+
+// ---- events (server -> UI) ----------------------------------------------------------------------
+
+export const ApiEventSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('run.state'), run: RunSchema }),
+  z.object({
+    type: z.literal('run.progress'),
+    runId: z.number().int(),
+    step: z.number(),
+    total: z.number(),
+    message: z.string(),
+    etaSeconds: z.number().nullable(),
+  }),
+  z.object({
+    type: z.literal('run.log'),
+    runId: z.number().int(),
+    level: z.enum(['info', 'warn', 'error']),
+    message: z.string(),
+  }),
+]);
+export type ApiEvent = z.infer<typeof ApiEventSchema>;
+
+// ---- envelopes ----------------------------------------------------------------------------------
+
+export const ErrorCodeSchema = z.enum(['bad_request', 'unknown_method', 'not_found', 'conflict', 'internal']);
+export type ErrorCode = z.infer<typeof ErrorCodeSchema>;
+
+export interface ApiRequest {
+  id: number;
+  method: string;
+  params?: unknown;
+}
+export type ApiReply =
+  | { id: number; ok: true; result: unknown }
+  | { id: number; ok: false; error: { code: ErrorCode; message: string } };
+export interface ApiEventMessage {
+  event: ApiEvent;
+}
+
+/** An error a handler throws on purpose, with a code the client can act on. */
+export class ApiError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+/** The client side every transport implements (preload bridge, WebSocket, in-process). */
+export interface ApiClient {
+  call<M extends MethodName>(method: M, params: Params<M>): Promise<Result<M>>;
+  onEvent(listener: (event: ApiEvent) => void): () => void;
+}
+
+/** Channel names of the Electron bridge (the preload script repeats them: it can import nothing). */
+export const ipcChannels = { request: 'tunesmith:request', event: 'tunesmith:event' } as const;

@@ -1,0 +1,84 @@
+// Everything the app's services need, wired once, shared by Electron, serve mode and the CLI: the
+// database in the user's home, the event hub, the trainer supervisor, and the API handlers.
+import { mkdirSync } from 'node:fs';
+import { openDatabase, type Db } from '../db/database.js';
+import { listMetrics } from '../db/metrics.js';
+import { failOrphanedRuns, getRun, listRuns } from '../db/runs.js';
+import { ApiError, EngineInfoSchema, type EngineInfo, type SystemInfo } from './api/contract.js';
+import type { Handlers } from './api/dispatch.js';
+import { EventHub } from './api/event-hub.js';
+import { JobService } from './jobs/job-service.js';
+import { homeLayout, packageVersion, type HomeLayout } from './paths.js';
+import { hostInfo } from './system/host-info.js';
+import type { LaunchTrainer } from './trainer/launcher.js';
+import { Supervisor } from './trainer/supervisor.js';
+
+export interface AppContext {
+  readonly layout: HomeLayout;
+  readonly db: Db;
+  readonly hub: EventHub;
+  readonly supervisor: Supervisor;
+  readonly jobs: JobService;
+  readonly handlers: Handlers;
+  close(): void;
+}
+
+export function createAppContext(options: {
+  home: string;
+  mode: SystemInfo['app']['mode'];
+  launchTrainer: LaunchTrainer;
+  cancelGraceMs?: number;
+}): AppContext {
+  const layout = homeLayout(options.home);
+  mkdirSync(layout.runs, { recursive: true });
+  mkdirSync(layout.exports, { recursive: true });
+  const db = openDatabase(layout.database);
+  failOrphanedRuns(db);
+  const hub = new EventHub();
+  const supervisor = new Supervisor(options.launchTrainer, options.cancelGraceMs);
+  const jobs = new JobService(db, supervisor, hub);
+
+  let engineInfo: Promise<EngineInfo> | undefined;
+  const probeEngine = async (): Promise<EngineInfo> => {
+    const outcome = await supervisor.start({ kind: 'system' }).done;
+    if (outcome.state !== 'succeeded') {
+      throw new Error(`the engine probe failed: ${outcome.state === 'failed' ? outcome.error : 'cancelled'}`);
+    }
+    return EngineInfoSchema.parse(outcome.result);
+  };
+
+  const handlers: Handlers = {
+    'system.info': async ({ refresh }) => {
+      if (refresh || !engineInfo) {
+        engineInfo = probeEngine();
+        engineInfo.catch(() => (engineInfo = undefined)); // a failed probe is retried next time
+      }
+      return {
+        app: { version: packageVersion(), mode: options.mode, home: layout.home, databasePath: layout.database },
+        host: hostInfo(),
+        engine: await engineInfo,
+      };
+    },
+    'runs.list': async ({ limit }) => ({ runs: listRuns(db, limit) }),
+    'runs.get': async ({ id }) => {
+      const run = getRun(db, id);
+      if (!run) throw new ApiError('not_found', `no run with id ${id}`);
+      return { run, metrics: listMetrics(db, id) };
+    },
+    'jobs.start': async ({ spec, name }) => ({ run: jobs.start(spec, name) }),
+    'jobs.cancel': async ({ runId }) => ({ cancelled: jobs.cancel(runId) }),
+  };
+
+  return {
+    layout,
+    db,
+    hub,
+    supervisor,
+    jobs,
+    handlers,
+    close: () => {
+      supervisor.killAll();
+      db.close();
+    },
+  };
+}

@@ -1,0 +1,49 @@
+// The shape of a CLI command and the helpers every command shares.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { createAppContext, type AppContext } from '../app-context.js';
+import { trainerEntry } from '../paths.js';
+import { forkLauncher } from '../trainer/launcher.js';
+
+export { formatBytes, formatSeconds } from '../common/format.js';
+
+export interface CliIo {
+  home: string;
+  out(line: string): void;
+  err(line: string): void;
+}
+
+export interface CliCommand {
+  name: string;
+  summary: string;
+  /** Full help: the usage line(s) and each option. */
+  help: string;
+  run(argv: string[], io: CliIo): Promise<number>;
+}
+
+/** A mistake in how the command was called: printed with a pointer to --help, exit code 2. */
+export class UsageError extends Error {}
+
+export function parseOptions<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T, allowPositionals = false) {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals, strict: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+export function parseIntOption(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be a whole number from ${min} to ${max}, got "${value}"`);
+  return n;
+}
+
+/** Opens the app's database and trainer supervisor for one command, and closes them after. */
+export async function withContext<T>(io: CliIo, fn: (ctx: AppContext) => Promise<T>): Promise<T> {
+  const ctx = createAppContext({ home: io.home, mode: 'cli', launchTrainer: forkLauncher(trainerEntry()) });
+  try {
+    return await fn(ctx);
+  } finally {
+    ctx.close();
+  }
+}

@@ -1,0 +1,73 @@
+// `npm test`: build, type-check, then every suite that runs without a GPU — native engine tests
+// (ctest, when present), unit and integration tests (vitest), end-to-end tests in Chromium — and
+// one closing line with the totals. Exits non-zero if anything failed.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ensureSqliteFor } from './sqlite-abi.mjs';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const artifacts = join(root, 'test-artifacts');
+mkdirSync(artifacts, { recursive: true });
+const totals = { passed: 0, failed: 0, skipped: 0 };
+const failures = [];
+
+function step(title, command, args, options = {}) {
+  console.log(`\n=== ${title}`);
+  const r = spawnSync(command, args, { cwd: root, stdio: 'inherit', shell: process.platform === 'win32', ...options });
+  if (r.status !== 0) failures.push(`${title} (exit ${r.status ?? r.signal})`);
+  return r.status === 0;
+}
+
+function vitestSuite(title, config, resultFile) {
+  const out = join(artifacts, resultFile);
+  step(title, 'npx', ['vitest', 'run', '--config', config, '--reporter=default', '--reporter=json', `--outputFile.json=${out}`]);
+  if (!existsSync(out)) {
+    totals.failed += 1;
+    failures.push(`${title}: no results written`);
+    return;
+  }
+  const r = JSON.parse(readFileSync(out, 'utf8'));
+  totals.passed += r.numPassedTests;
+  totals.failed += r.numFailedTests;
+  totals.skipped += r.numPendingTests + r.numTodoTests;
+}
+
+function nativeSuite() {
+  if (!existsSync(join(root, 'native', 'tests', 'CMakeLists.txt'))) return;
+  const build = join(root, 'native', 'build-tests');
+  const ok =
+    step('native: configure', 'cmake', ['-S', 'native', '-B', build, '-DTUNESMITH_CUDA=OFF', '-DCMAKE_BUILD_TYPE=Release']) &&
+    step('native: build', 'cmake', ['--build', build, '-j', '2']);
+  if (!ok) {
+    totals.failed += 1;
+    return;
+  }
+  console.log('\n=== native: ctest');
+  const r = spawnSync('ctest', ['--output-on-failure'], { cwd: build, encoding: 'utf8' });
+  process.stdout.write(r.stdout ?? '');
+  process.stderr.write(r.stderr ?? '');
+  const m = /(\d+)% tests passed, (\d+) tests failed out of (\d+)/.exec(r.stdout ?? '');
+  if (!m) {
+    totals.failed += 1;
+    failures.push('native: ctest printed no summary');
+    return;
+  }
+  const failed = Number(m[2]);
+  totals.failed += failed;
+  totals.passed += Number(m[3]) - failed;
+  if (failed) failures.push(`native: ${failed} ctest failures`);
+}
+
+ensureSqliteFor('node');
+if (!step('build', 'npm', ['run', 'build'])) process.exit(1);
+step('type-check (tsc, svelte-check)', 'npm', ['run', 'check']);
+nativeSuite();
+vitestSuite('unit and integration (vitest)', 'vitest.config.ts', 'unit-results.json');
+vitestSuite('end-to-end (Chromium, serve mode)', 'test/e2e/vitest.config.ts', 'e2e-results.json');
+
+console.log('');
+if (failures.length) console.log(`failed steps: ${failures.join('; ')}`);
+console.log(`tests: ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
+process.exit(failures.length || totals.failed ? 1 : 0);

@@ -1,0 +1,91 @@
+// The real app in a real browser: serve mode as a child process, real engine and database, Debian's
+// Chromium. Checks backend content on the page, a self-test run end to end, the token rule, and
+// leaves screenshots in test-artifacts/e2e.
+import { existsSync, statSync } from 'node:fs';
+import { totalmem } from 'node:os';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { formatBytes } from '../../main/common/format.js';
+import { tempHome } from '../helpers/temp-home.js';
+import { collectProblems, launchBrowser, screenshot } from './browser.js';
+import { startServe, type ServeProcess } from './serve-process.js';
+
+describe('serve mode in Chromium', () => {
+  const home = tempHome();
+  let serve: ServeProcess;
+  let browser: Browser;
+  let page: Page;
+  let problems: string[];
+
+  beforeAll(async () => {
+    serve = await startServe(home.dir);
+    browser = await launchBrowser();
+    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    problems = collectProblems(page);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await serve?.stop();
+    home.cleanup();
+  });
+
+  it('shows real system data from the backend', async () => {
+    await page.goto(serve.url);
+    await expect.poll(() => page.locator('[data-testid="backends"]').textContent(), { timeout: 30_000 }).toContain('cpu');
+    const gpu = (await page.locator('[data-testid="gpu"]').textContent())!.trim();
+    // This machine has no GPU: the page must say why, in the engine's words.
+    expect(gpu).toMatch(/^no CUDA device: .+/);
+    expect(await page.locator('[data-testid="ram"]').textContent()).toContain(formatBytes(totalmem()));
+    expect(await page.locator('[data-testid="home"]').textContent()).toContain(home.dir);
+    // The token was moved into a cookie and tidied out of the address bar.
+    expect(page.url()).not.toContain('token=');
+    expect(await page.locator('.connection').textContent()).toContain('Connected');
+    await screenshot(page, '01-system');
+  });
+
+  it('runs the engine self-test from the page with live progress', async () => {
+    await page.getByRole('button', { name: 'Run engine self-test' }).click();
+    await expect.poll(() => page.locator('[data-testid="selftest-result"]').textContent(), { timeout: 60_000 }).toMatch(/^\s*Passed: max relative error/);
+    expect(await page.locator('[data-testid="selftest-progress"]').textContent()).toMatch(/Step 12 of 12/);
+    await screenshot(page, '02-selftest');
+  });
+
+  it('lists the run in history, and keeps working after a reload', async () => {
+    await page.reload(); // the cookie carries the token now
+    await page.getByRole('link', { name: 'Runs' }).click();
+    const row = page.locator('[data-testid="run-row"]').first();
+    await expect.poll(() => row.textContent(), { timeout: 10_000 }).toContain('succeeded');
+    expect(await row.textContent()).toContain('Engine self-test');
+    await screenshot(page, '03-runs');
+  });
+
+  it('shows the wizard steps, with unfinished ones saying so plainly', async () => {
+    const steps = page.getByRole('navigation', { name: 'Fine-tuning steps' }).getByRole('link');
+    expect(await steps.allTextContents()).toEqual(['1Model', '2Data', '3Method', '4Train', '5Evaluate', '6Export']);
+    await steps.first().focus();
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.locator('main h1').textContent()).toBe('Model');
+    expect(await page.locator('main').textContent()).toContain('Not yet available.');
+    await screenshot(page, '04-model-step');
+  });
+
+  it('refuses requests without the token', async () => {
+    const context = await browser.newContext(); // no cookie
+    const bare = await context.newPage();
+    const res = await bare.goto(serve.origin + '/');
+    expect(res?.status()).toBe(401);
+    expect(await bare.textContent('body')).toContain('missing or wrong token');
+    const api = await fetch(`${serve.origin}/api/system.info`, { method: 'POST' });
+    expect(api.status).toBe(401);
+    await context.close();
+  });
+
+  it('saw no console errors or CSP violations, and left screenshots', () => {
+    expect(problems).toEqual([]);
+    for (const name of ['01-system', '02-selftest', '03-runs', '04-model-step']) {
+      const file = `test-artifacts/e2e/${name}.png`;
+      expect(existsSync(file), file).toBe(true);
+      expect(statSync(file).size).toBeGreaterThan(5000);
+    }
+  });
+});
