@@ -15,6 +15,7 @@ export interface DatasetRow {
   kind: ExampleKind;
   mapping: unknown;
   modelId: number | null;
+  template: string | null;
   rowCount: number;
   trainCount: number;
   valCount: number;
@@ -38,6 +39,7 @@ interface RawDataset {
   kind: ExampleKind;
   mapping_json: string | null;
   model_id: number | null;
+  template: string | null;
   row_count: number;
   train_count: number;
   val_count: number;
@@ -60,6 +62,7 @@ function fromRaw(r: RawDataset): DatasetRow {
     kind: r.kind,
     mapping: r.mapping_json === null ? null : JSON.parse(r.mapping_json),
     modelId: r.model_id,
+    template: r.template,
     rowCount: r.row_count,
     trainCount: r.train_count,
     valCount: r.val_count,
@@ -76,9 +79,9 @@ function fromRaw(r: RawDataset): DatasetRow {
 export function insertDataset(db: Db, d: NewDataset): number {
   const info = db
     .prepare(
-      `INSERT INTO datasets (name, source_path, source_bytes, container, format, kind, mapping_json, model_id,
+      `INSERT INTO datasets (name, source_path, source_bytes, container, format, kind, mapping_json, model_id, template,
          row_count, train_count, val_count, skipped_invalid, skipped_duplicate, split_seed, val_fraction, report_json)
-       VALUES (@name, @sourcePath, @sourceBytes, @container, @format, @kind, @mapping, @modelId,
+       VALUES (@name, @sourcePath, @sourceBytes, @container, @format, @kind, @mapping, @modelId, @template,
          0, 0, 0, @skippedInvalid, @skippedDuplicate, @splitSeed, @valFraction, @report)`,
     )
     .run({

@@ -63,6 +63,7 @@ export const migrations: Migration[] = [
         kind            TEXT    NOT NULL CHECK (kind IN ('chat', 'text')),
         mapping_json    TEXT,                      -- column / field mapping used, when there was one
         model_id        INTEGER REFERENCES models (id) ON DELETE SET NULL,
+        template        TEXT,                      -- chat template chosen with the model: model, chatml, ...
         row_count       INTEGER NOT NULL,          -- examples stored
         train_count     INTEGER NOT NULL,
         val_count       INTEGER NOT NULL,

@@ -19,6 +19,8 @@ import { chooseValidationIndices } from './seeded-split.js';
 /** Token counting for the "over the model's context" check; built by main/data/templated-example.ts. */
 export interface LengthCheck {
   modelId: number | null;
+  /** Name of the chat template the counts were made with, stored with the dataset. */
+  templateName: string | null;
   maxTokens: number;
   /** Tokens of the example as the model will see it (template, BOS and EOS included), or null when it certainly fits and was not counted. */
   countTokens(example: NormalizedExample): number | null;
@@ -212,6 +214,7 @@ export function importDataset(db: Db, file: string, options: ImportOptions = {})
       kind: resolved.container === 'txt' || resolved.format === 'text' || resolved.mapping?.text !== undefined ? 'text' : 'chat',
       mapping: resolved.mapping,
       modelId: options.lengthCheck?.modelId ?? null,
+      template: options.lengthCheck?.templateName ?? null,
       skippedInvalid: 0,
       skippedDuplicate: 0,
       splitSeed: seed,

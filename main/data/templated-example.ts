@@ -32,21 +32,45 @@ function commonPrefixLength(a: number[], b: number[]): number {
   return i;
 }
 
-/** Character spans [start, end) of each assistant turn in the rendered text, end-of-turn marker included. */
-function assistantSpans(text: string, example: Extract<NormalizedExample, { kind: 'chat' }>, markers: string[], templateName: string): [number, number][] {
+/**
+ * Character spans [start, end) of each assistant turn in the rendered text, end-of-turn marker
+ * included. A response is looked for after the text the template renders for everything before
+ * it plus the generation prompt (when the full text starts with that), else after the previous
+ * message's content: a short answer such as "a" must not be found inside "assistant" or the prompt.
+ */
+function assistantSpans(
+  text: string,
+  example: Extract<NormalizedExample, { kind: 'chat' }>,
+  markers: string[],
+  template: ChatTemplate,
+  stripBos: (s: string) => string,
+): [number, number][] {
   const spans: [number, number][] = [];
+  const find = (content: string, from: number): { at: number; length: number } | null => {
+    let at = text.indexOf(content, from);
+    if (at !== -1) return { at, length: content.length };
+    const trimmed = content.trim();
+    at = text.indexOf(trimmed, from);
+    return at === -1 ? null : { at, length: trimmed.length };
+  };
   let cursor = 0;
-  for (const m of example.messages) {
-    if (m.role !== 'assistant') continue;
-    // Templates often trim content; look for it as written, then trimmed.
-    let content = m.content;
-    let at = text.indexOf(content, cursor);
-    if (at === -1) {
-      content = m.content.trim();
-      at = text.indexOf(content, cursor);
+  example.messages.forEach((m, index) => {
+    if (m.role !== 'assistant') {
+      const found = find(m.content, cursor);
+      if (found) cursor = found.at + found.length;
+      return;
     }
-    if (at === -1) throw new Error(`chat template ${templateName} did not include an assistant message in its output; it cannot be used for training`);
-    let end = at + content.length;
+    if (index > 0) {
+      try {
+        const prompt = stripBos(template.render(example.messages.slice(0, index), { addGenerationPrompt: true }));
+        if (text.startsWith(prompt)) cursor = Math.max(cursor, prompt.length);
+      } catch {
+        // A template that cannot render a partial conversation: the content search alone decides.
+      }
+    }
+    const found = find(m.content, cursor);
+    if (!found) throw new Error(`chat template ${template.name} did not include an assistant message in its output; it cannot be used for training`);
+    let end = found.at + found.length;
     const after = text.slice(end, end + 64);
     for (const marker of markers) {
       const k = after.indexOf(marker);
@@ -55,9 +79,9 @@ function assistantSpans(text: string, example: Extract<NormalizedExample, { kind
         break;
       }
     }
-    spans.push([at, end]);
+    spans.push([found.at, end]);
     cursor = end;
-  }
+  });
   return spans;
 }
 
@@ -84,12 +108,13 @@ export function templateExample(
     ids = [...bos, ...body];
     mask = [...bos.map(() => 0), ...body.map(() => 1)];
   } else {
-    let rendered = template.render(example.messages);
     // BOS goes in as an id, never as text: tokenizers differ on how text right after a special
     // token is split, and the model saw a BOS id at position 0.
-    if (tokenizer.bosToken && rendered.startsWith(tokenizer.bosToken)) rendered = rendered.slice(tokenizer.bosToken.length);
+    const bosText = tokenizer.bosToken;
+    const stripBos = (s: string): string => (bosText && s.startsWith(bosText) ? s.slice(bosText.length) : s);
+    const rendered = stripBos(template.render(example.messages));
     const markers = [...new Set([tokenizer.eosToken, ...TURN_END_MARKERS].filter((m): m is string => !!m && tokenizer.tokenToId(m) !== undefined))];
-    const spans = assistantSpans(rendered, example, markers, template.name);
+    const spans = assistantSpans(rendered, example, markers, template, stripBos);
     // Anything after the last response (a dangling generation prompt some templates always add)
     // teaches nothing: the sequence ends with the response.
     text = rendered.slice(0, spans[spans.length - 1]![1]);
@@ -157,6 +182,7 @@ export function contextLengthCheck(
 ): LengthCheck {
   return {
     modelId: limits.modelId,
+    templateName: template.name,
     maxTokens: limits.maxTokens,
     countTokens(example) {
       const rendered = example.kind === 'text' ? example.text : template.render(example.messages);

@@ -196,7 +196,8 @@ function showCommand(args: string[], io: CliIo): number {
     if (!dataset) throw new Error(`no dataset ${id} (see "tunesmith data list")`);
     const examples = listExamples(db, id, { limit: rows });
     const modelDir = values.model ?? (dataset.modelId !== null ? getModel(db, dataset.modelId)?.path : undefined);
-    const model = modelDir !== undefined ? openModelForData(db, modelDir, parseTemplate(values.template)) : undefined;
+    const templateName = parseTemplate(values.template) ?? (dataset.template as BuiltinTemplateName | 'model' | null) ?? undefined;
+    const model = modelDir !== undefined ? openModelForData(db, modelDir, templateName) : undefined;
     const views = model ? examples.map((e) => templateExample(e.example, model.tokenizer, model.template)) : [];
     if (values.json) {
       io.out(JSON.stringify({ dataset, examples, templated: views.map((v) => ({ ids: v.ids, mask: v.mask, text: v.text })) }, null, 2));
