@@ -11,16 +11,16 @@ export const DEFAULT_CHUNK_BYTES = 1 << 20;
 export function* readFileChunks(file: string, chunkBytes = DEFAULT_CHUNK_BYTES): Generator<Buffer> {
   const fd = openSync(file, 'r');
   try {
+    // A UTF-8 byte order mark (Excel and Notepad write one) is not part of the first field or key.
+    const head = Buffer.alloc(3);
+    const headBytes = readSync(fd, head, 0, 3, null);
+    const hasBom = headBytes === 3 && head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf;
+    if (!hasBom && headBytes > 0) yield head.subarray(0, headBytes);
     const buf = Buffer.allocUnsafe(chunkBytes);
-    let first = true;
     for (;;) {
       const n = readSync(fd, buf, 0, chunkBytes, null);
       if (n === 0) return;
-      let start = 0;
-      // A UTF-8 byte order mark (Excel and Notepad write one) is not part of the first field or key.
-      if (first && n >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) start = 3;
-      first = false;
-      yield buf.subarray(start, n);
+      yield buf.subarray(0, n);
     }
   } finally {
     closeSync(fd);
