@@ -3,7 +3,7 @@
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { extname } from 'node:path';
 import type { Container } from '../../db/datasets.js';
-import type { FieldMapping } from './field-mapping.js';
+import { mappingFields, type FieldMapping } from './field-mapping.js';
 import { detectRecordFormat, normalizeRecord, type NormalizeResult, type RecordFormat } from './record-formats.js';
 import { readRawRecords, type SourceOptions } from './record-source.js';
 import { DataFileError, type RowIssue } from './row-issue.js';
@@ -15,9 +15,13 @@ export interface DataPreview {
   format: RecordFormat;
   /** Field (or column) names of the first row. */
   fields: string[];
-  /** A guessed mapping for 'fields' rows, shown to the user to confirm. */
+  /** A guessed mapping for 'fields' rows, shown to the user as a starting point. */
   suggestedMapping: FieldMapping | null;
-  /** True when the rows fit no known format and no mapping could be guessed. */
+  /**
+   * True when the rows fit no known format and the guess (if any) would leave fields unused: the
+   * user must confirm a mapping. A guess that uses every field but an id (SST-2's sentence and
+   * label) is applied by default.
+   */
   needsMapping: boolean;
   rows: { line: number; raw: unknown; normalized: NormalizeResult }[];
   issues: RowIssue[];
@@ -60,6 +64,8 @@ export function detectContainer(file: string): Container {
   if (line.includes(',')) return 'csv';
   return 'txt';
 }
+
+const ID_FIELDS = new Set(['id', 'idx', 'guid', 'index', 'uid']);
 
 const PROMPT_NAMES = ['question', 'query', 'instruction', 'input', 'prompt', 'sentence', 'source', 'premise', 'context'];
 const RESPONSE_NAMES = ['answer', 'output', 'response', 'target', 'completion', 'reply', 'label'];
@@ -108,6 +114,8 @@ export function previewDataFile(file: string, options: PreviewOptions = {}): Dat
   if (suggestedMapping) {
     for (const r of rows) r.normalized = normalizeRecord(r.raw, 'fields', suggestedMapping);
   }
+  const used = suggestedMapping ? new Set(mappingFields(suggestedMapping)) : new Set<string>();
+  const suggestionCoversAll = suggestedMapping !== null && fields.every((f) => used.has(f) || ID_FIELDS.has(f.toLowerCase()));
   return {
     file,
     bytes,
@@ -115,7 +123,7 @@ export function previewDataFile(file: string, options: PreviewOptions = {}): Dat
     format: resolved,
     fields,
     suggestedMapping,
-    needsMapping: resolved === 'fields' && !options.mapping && !suggestedMapping,
+    needsMapping: resolved === 'fields' && !options.mapping && !suggestionCoversAll,
     rows,
     issues,
   };

@@ -102,7 +102,9 @@ export function resolveImportFormat(file: string, options: ImportOptions): Resol
     throw new DataFileError(
       file,
       preview.rows[0]?.line ?? null,
-      `rows are in no known format (fields: ${preview.fields.join(', ')}); map them, e.g. prompt "{${preview.fields[0] ?? 'question'}}" and response "{${preview.fields[1] ?? 'answer'}}"`,
+      `rows are in no known format (fields: ${preview.fields.join(', ')}); map them to a prompt and a response, e.g. prompt "${
+        preview.suggestedMapping?.prompt ?? `{${preview.fields[0] ?? 'question'}}`
+      }" and response "${preview.suggestedMapping?.response ?? `{${preview.fields[1] ?? 'answer'}}`}"`,
     );
   }
   return { container: preview.container, format: preview.format, mapping: options.mapping ?? preview.suggestedMapping };
