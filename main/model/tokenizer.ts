@@ -136,7 +136,10 @@ export function createModelTokenizer(files: TokenizerFiles): ModelTokenizer {
       return out;
     },
     decode(ids, options = {}) {
-      return inner.decode(ids, { skip_special_tokens: options.skipSpecialTokens ?? false });
+      if (ids.length === 0) return ''; // the library refuses an empty list
+      // No "clean-up" of spaces before punctuation (Llama 3's config asks for it): it is lossy,
+      // and generated text should be shown exactly as the model produced it.
+      return inner.decode(ids, { skip_special_tokens: options.skipSpecialTokens ?? false, clean_up_tokenization_spaces: false });
     },
     tokenToId: (token) => inner.token_to_id(token),
     idToToken: (id) => inner.id_to_token(id),
