@@ -6,7 +6,9 @@ import { loadAdapterTensors, listAdapterTensors, saveAdapter, getAdapter, delete
 import { latestCheckpoint, listCheckpoints, recordCheckpoint } from '../../../db/checkpoints.js';
 import { openDatabase, schemaVersion, type Db } from '../../../db/database.js';
 import { deleteDataset, getDataset, listDatasets } from '../../../db/datasets.js';
-import { assignSplits, countExamples, exampleIds } from '../../../db/examples.js';
+import { assignSplits, countExamples, exampleIds, listExamples } from '../../../db/examples.js';
+import { resplitDataset } from '../../../main/data/resplit-dataset.js';
+import { chooseValidationIndices } from '../../../main/data/seeded-split.js';
 import { listExports, recordExport } from '../../../db/exports.js';
 import { listMetrics, recordMetric } from '../../../db/metrics.js';
 import { getModelByPath, upsertModel } from '../../../db/models.js';
@@ -90,10 +92,15 @@ describe('data-layer repositories', () => {
     expect(runsUsingDataset(db, dataset.id)).toEqual([run.id]);
     expect(() => setRunTrainingInfo(db, 9999, { method: 'zo' })).toThrow(/run 9999 does not exist/);
 
-    // Re-splitting rewrites the split column.
+    // Re-splitting rewrites the split column, and gives the import's split back for the import's seed.
     const ids = exampleIds(db, dataset.id);
+    const importedVal = ids.filter((_, i) => chooseValidationIndices(10, 0.1, 1234).includes(i));
+    expect(listExamples(db, dataset.id, { split: 'val' }).map((e) => e.id)).toEqual(importedVal);
     assignSplits(db, dataset.id, ids.slice(0, 3));
     expect(countExamples(db, dataset.id, 'val')).toBe(3);
+    expect(resplitDataset(db, dataset.id, { valFraction: 0.5, seed: 3 })).toMatchObject({ trainCount: 5, valCount: 5, splitSeed: 3, valFraction: 0.5 });
+    expect(resplitDataset(db, dataset.id, { valFraction: 0.1, seed: 1234 })).toMatchObject({ trainCount: 9, valCount: 1 });
+    expect(listExamples(db, dataset.id, { split: 'val' }).map((e) => e.id)).toEqual(importedVal);
 
     expect(deleteDataset(db, dataset.id)).toBe(true);
     expect(getDataset(db, dataset.id)).toBeUndefined();
