@@ -8,6 +8,8 @@
 
 #include "core/engine_info.h"
 #include "core/selftest.h"
+#include "async_work.h"
+#include "model_binding.h"
 
 namespace {
 
@@ -47,63 +49,6 @@ Napi::Value EngineInfo(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// Runs the self-test on a worker thread; each finished round is queued to the JS thread and
-// handed to the progress callback. The promise resolves with the summary (also when cancelled).
-class SelfTestWorker : public Napi::AsyncProgressQueueWorker<tunesmith::SelfTestRound> {
- public:
-  SelfTestWorker(Napi::Env env, tunesmith::SelfTestOptions options, Napi::Function on_round,
-                 std::shared_ptr<std::atomic<bool>> cancel)
-      : Napi::AsyncProgressQueueWorker<tunesmith::SelfTestRound>(env),
-        options_(options),
-        cancel_(std::move(cancel)),
-        deferred_(Napi::Promise::Deferred::New(env)) {
-    on_round_ = Napi::Persistent(on_round);
-  }
-
-  Napi::Promise promise() { return deferred_.Promise(); }
-
-  void Execute(const ExecutionProgress& progress) override {
-    try {
-      result_ = tunesmith::run_self_test(options_, *cancel_, [&](const tunesmith::SelfTestRound& r) { progress.Send(&r, 1); });
-    } catch (const std::exception& e) {
-      SetError(e.what());
-    }
-  }
-
-  void OnProgress(const tunesmith::SelfTestRound* rounds, size_t count) override {
-    Napi::HandleScope scope(Env());
-    for (size_t i = 0; i < count; ++i) {
-      Napi::Object r = Napi::Object::New(Env());
-      r.Set("round", rounds[i].round);
-      r.Set("rounds", rounds[i].rounds);
-      r.Set("maxRelError", rounds[i].max_rel_error);
-      r.Set("gflops", rounds[i].gflops);
-      on_round_.Call({r});
-    }
-  }
-
-  void OnOK() override {
-    Napi::Object out = Napi::Object::New(Env());
-    out.Set("passed", result_.passed);
-    out.Set("cancelled", result_.cancelled);
-    out.Set("roundsDone", result_.rounds_done);
-    out.Set("maxRelError", result_.max_rel_error);
-    out.Set("tolerance", result_.tolerance);
-    out.Set("meanGflops", result_.mean_gflops);
-    out.Set("seconds", result_.seconds);
-    deferred_.Resolve(out);
-  }
-
-  void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
-
- private:
-  tunesmith::SelfTestOptions options_;
-  std::shared_ptr<std::atomic<bool>> cancel_;
-  Napi::Promise::Deferred deferred_;
-  Napi::FunctionReference on_round_;
-  tunesmith::SelfTestResult result_;
-};
-
 // selfTest({rounds, size, seed, threads}, onRound) -> { promise, cancel() }
 Napi::Value SelfTest(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -126,9 +71,29 @@ Napi::Value SelfTest(const Napi::CallbackInfo& info) {
   options.threads = threads > 0 ? static_cast<unsigned>(threads) : 0;
 
   auto cancel = std::make_shared<std::atomic<bool>>(false);
-  auto* worker = new SelfTestWorker(env, options, info[1].As<Napi::Function>(), cancel);
-  Napi::Promise promise = worker->promise();
-  worker->Queue();
+  auto result = std::make_shared<tunesmith::SelfTestResult>();
+  Napi::Promise promise = tunesmith_binding::ProgressPromiseWorker<tunesmith::SelfTestRound>::run(
+      env, info[1].As<Napi::Function>(),
+      [options, cancel, result](const auto& send) { *result = tunesmith::run_self_test(options, *cancel, send); },
+      [](Napi::Env env, const tunesmith::SelfTestRound& r) {
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("round", r.round);
+        o.Set("rounds", r.rounds);
+        o.Set("maxRelError", r.max_rel_error);
+        o.Set("gflops", r.gflops);
+        return o;
+      },
+      [result](Napi::Env env) {
+        Napi::Object out = Napi::Object::New(env);
+        out.Set("passed", result->passed);
+        out.Set("cancelled", result->cancelled);
+        out.Set("roundsDone", result->rounds_done);
+        out.Set("maxRelError", result->max_rel_error);
+        out.Set("tolerance", result->tolerance);
+        out.Set("meanGflops", result->mean_gflops);
+        out.Set("seconds", result->seconds);
+        return out;
+      });
 
   Napi::Object handle = Napi::Object::New(env);
   handle.Set("promise", promise);
@@ -139,6 +104,7 @@ Napi::Value SelfTest(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("engineInfo", Napi::Function::New(env, EngineInfo));
   exports.Set("selfTest", Napi::Function::New(env, SelfTest));
+  tunesmith_binding::register_model_binding(env, exports);
   return exports;
 }
 

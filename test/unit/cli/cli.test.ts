@@ -23,6 +23,12 @@ describe('tunesmith CLI', () => {
     expect(r.stdout).toContain('--home DIR');
   });
 
+  it('runs as `npx tunesmith` from the checkout (the package bin)', () => {
+    const r = spawnSync('npx', ['--no-install', 'tunesmith', '--help'], { cwd: packagePath(), encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('Usage: tunesmith [--home DIR] <command> [options]');
+  });
+
   it('explains a wrong call and exits 2', () => {
     const unknown = tunesmith('fly');
     expect(unknown.code).toBe(2);

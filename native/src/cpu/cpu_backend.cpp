@@ -1,0 +1,141 @@
+#include "cpu/cpu_backend.h"
+
+#include "cpu/ops.h"
+
+namespace tunesmith {
+
+template <typename T>
+CpuBackend<T>::CpuBackend(int threads) : pool_(threads) {}
+
+template <typename T>
+T* CpuBackend<T>::scratch(size_t count) {
+  if (scratch_.size() < count) scratch_.resize(count);
+  return scratch_.data();
+}
+
+// y = x·Wᵀ: W is transposed once into [in, out] so the kernel streams contiguous rows of both
+// operands; the transpose costs O(in·out), 1/n of the multiply.
+template <typename T>
+void CpuBackend<T>::matmul_forward(T* y, const T* x, const T* w, const T* bias, int64_t n, int64_t in, int64_t out) {
+  if (n <= 2) {
+    // Decode (one token): dot products straight from W's rows; transposing W would cost as much
+    // as the multiply itself.
+    pool_.parallel_for(out, [&](int64_t begin, int64_t end) {
+      for (int64_t t = 0; t < n; ++t)
+        for (int64_t o = begin; o < end; ++o) y[t * out + o] = cpu::dot(x + t * in, w + o * in, in) + (bias ? bias[o] : T(0));
+    });
+    return;
+  }
+  T* wt = scratch(size_t(in * out));
+  cpu::transpose(pool_, wt, w, out, in);
+  if (bias) {
+    pool_.parallel_for(n, [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; ++t)
+        for (int64_t o = 0; o < out; ++o) y[t * out + o] = bias[o];
+    });
+  }
+  cpu::gemm(pool_, x, in, wt, out, y, out, n, out, in, bias != nullptr);
+}
+
+template <typename T>
+void CpuBackend<T>::matmul_backward_input(T* dx, const T* dy, const T* w, int64_t n, int64_t in, int64_t out,
+                                          bool accumulate) {
+  cpu::gemm(pool_, dy, out, w, in, dx, in, n, in, out, accumulate);
+}
+
+// dW[out, in] += dyᵀ[out, n] · x[n, in].
+template <typename T>
+void CpuBackend<T>::matmul_backward_weight(T* dw, T* dbias, const T* dy, const T* x, int64_t n, int64_t in,
+                                           int64_t out) {
+  T* dyt = scratch(size_t(n * out));
+  cpu::transpose(pool_, dyt, dy, n, out);
+  cpu::gemm(pool_, dyt, n, x, in, dw, in, out, in, n, true);
+  if (dbias) {
+    pool_.parallel_for(out, [&](int64_t begin, int64_t end) {
+      for (int64_t o = begin; o < end; ++o) {
+        T sum = T(0);
+        for (int64_t t = 0; t < n; ++t) sum += dyt[o * n + t];
+        dbias[o] += sum;
+      }
+    });
+  }
+}
+
+template <typename T>
+void CpuBackend<T>::embedding_forward(T* out, const int32_t* ids, const T* table, int64_t n, int64_t dim) {
+  cpu::embedding_forward(pool_, out, ids, table, n, dim);
+}
+template <typename T>
+void CpuBackend<T>::embedding_backward(T* dtable, const T* dout, const int32_t* ids, int64_t n, int64_t dim) {
+  cpu::embedding_backward(pool_, dtable, dout, ids, n, dim);
+}
+template <typename T>
+void CpuBackend<T>::rmsnorm_forward(T* out, T* rstd, const T* x, const T* w, int64_t n, int64_t dim, double eps) {
+  cpu::rmsnorm_forward(pool_, out, rstd, x, w, n, dim, eps);
+}
+template <typename T>
+void CpuBackend<T>::rmsnorm_backward(T* dx, T* dw, const T* dout, const T* x, const T* w, const T* rstd, int64_t n,
+                                     int64_t dim) {
+  cpu::rmsnorm_backward(pool_, dx, dw, dout, x, w, rstd, n, dim);
+}
+template <typename T>
+void CpuBackend<T>::rope(T* x, const int32_t* positions, const float* inv_freq, int64_t n, int64_t heads,
+                         int64_t head_dim, bool inverse) {
+  cpu::rope(pool_, x, positions, inv_freq, n, heads, head_dim, inverse);
+}
+template <typename T>
+void CpuBackend<T>::attention_forward(T* out, T* probs, const T* q, const T* k, const T* v, const AttentionShape& s) {
+  cpu::attention_forward(pool_, out, probs, q, k, v, s);
+}
+template <typename T>
+void CpuBackend<T>::attention_backward(T* dq, T* dk, T* dv, const T* dout, const T* probs, const T* q, const T* k,
+                                       const T* v, const AttentionShape& s) {
+  cpu::attention_backward(pool_, dq, dk, dv, dout, probs, q, k, v, s);
+}
+template <typename T>
+void CpuBackend<T>::attention_decode(T* out, const T* q, const T* k_cache, const T* v_cache, int64_t length,
+                                     int64_t heads, int64_t kv_heads, int64_t head_dim, int64_t sliding_window) {
+  cpu::attention_decode(pool_, out, q, k_cache, v_cache, length, heads, kv_heads, head_dim, sliding_window);
+}
+template <typename T>
+void CpuBackend<T>::swiglu_forward(T* h, const T* gate, const T* up, int64_t n) {
+  cpu::swiglu_forward(pool_, h, gate, up, n);
+}
+template <typename T>
+void CpuBackend<T>::swiglu_backward(T* dgate, T* dup, const T* dh, const T* gate, const T* up, int64_t n) {
+  cpu::swiglu_backward(pool_, dgate, dup, dh, gate, up, n);
+}
+template <typename T>
+void CpuBackend<T>::cross_entropy_forward(T* nll, const T* logits, const int32_t* targets, int64_t n, int64_t vocab) {
+  cpu::cross_entropy_forward(pool_, nll, logits, targets, n, vocab);
+}
+template <typename T>
+void CpuBackend<T>::cross_entropy_backward(T* dlogits, const T* logits, const int32_t* targets, int64_t n,
+                                           int64_t vocab, double scale) {
+  cpu::cross_entropy_backward(pool_, dlogits, logits, targets, n, vocab, scale);
+}
+template <typename T>
+void CpuBackend<T>::add_inplace(T* y, const T* x, int64_t n) {
+  cpu::add_inplace(pool_, y, x, n);
+}
+template <typename T>
+void CpuBackend<T>::scale_inplace(T* x, double factor, int64_t n) {
+  cpu::scale_inplace(pool_, x, factor, n);
+}
+template <typename T>
+double CpuBackend<T>::sum_squares(const T* x, int64_t n) {
+  return cpu::sum_squares(pool_, x, n);
+}
+template <typename T>
+void CpuBackend<T>::adamw_step(T* param, const T* grad, T* exp_avg, T* exp_avg_sq, int64_t n, const AdamWParams& h) {
+  cpu::adamw_step(pool_, param, grad, exp_avg, exp_avg_sq, n, h);
+}
+template <typename T>
+void CpuBackend<T>::sgd_step(T* param, const T* grad, T* momentum_buffer, int64_t n, const SgdParams& h) {
+  cpu::sgd_step(pool_, param, grad, momentum_buffer, n, h);
+}
+
+template class CpuBackend<float>;
+template class CpuBackend<double>;
+
+}  // namespace tunesmith
