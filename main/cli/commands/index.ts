@@ -1,9 +1,10 @@
 // Every CLI command, in the order `tunesmith --help` lists them. Add a command by writing a module
 // in this folder and listing it here.
 import type { CliCommand } from '../command.js';
+import { dataCommand } from './data.js';
 import { infoCommand } from './info.js';
 import { runsCommand } from './runs.js';
 import { selftestCommand } from './selftest.js';
 import { serveCommand } from './serve.js';
 
-export const commands: CliCommand[] = [infoCommand, selftestCommand, serveCommand, runsCommand];
+export const commands: CliCommand[] = [infoCommand, selftestCommand, serveCommand, runsCommand, dataCommand];
