@@ -2,7 +2,9 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { createAppContext, type AppContext } from '../app-context.js';
 import { trainerEntry } from '../paths.js';
+import type { JobSpec } from '../api/contract.js';
 import { forkLauncher } from '../trainer/launcher.js';
+import type { JobListener } from '../trainer/supervisor.js';
 
 export { formatBytes, formatSeconds } from '../common/format.js';
 
@@ -46,4 +48,29 @@ export async function withContext<T>(io: CliIo, fn: (ctx: AppContext) => Promise
   } finally {
     ctx.close();
   }
+}
+
+/**
+ * Runs a job that is not recorded in history (score, generate) in a trainer process; Ctrl+C asks
+ * it to stop. Resolves with its result or throws its error.
+ */
+export async function runEphemeralJob(ctx: AppContext, spec: JobSpec, listener: JobListener = {}): Promise<unknown> {
+  const job = ctx.supervisor.start(spec, listener);
+  const stop = () => job.cancel();
+  process.once('SIGINT', stop);
+  try {
+    const outcome = await job.done;
+    if (outcome.state === 'failed') throw new Error(outcome.error);
+    if (outcome.state === 'cancelled') throw new Error('stopped');
+    return outcome.result;
+  } finally {
+    process.off('SIGINT', stop);
+  }
+}
+
+export function parseNumberOption(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < min || n > max) throw new UsageError(`--${name} must be a number from ${min} to ${max}, got "${value}"`);
+  return n;
 }
