@@ -28,11 +28,12 @@ if (!stored) throw new Error('could not read bench_cpu output');
 const engine = { fwd: Number(stored[1]), fwdBwd: Number(stored[2]) };
 
 let torch = null;
-const probe = spawnSync('python3', ['-c', 'import torch, transformers'], { encoding: 'utf8' });
+const python = process.env.BENCH_PYTHON || 'python3'; // a Python with torch + transformers, if any
+const probe = spawnSync(python, ['-c', 'import torch, transformers'], { encoding: 'utf8' });
 if (probe.status === 0) {
-  torch = JSON.parse(run('python3', [join(root, 'tools', 'bench', 'torch_cpu_bench.py'), String(threads), String(steps)]).trim().split('\n').pop());
+  torch = JSON.parse(run(python, [join(root, 'tools', 'bench', 'torch_cpu_bench.py'), String(threads), String(steps)]).trim().split('\n').pop());
 } else {
-  console.log('\nPyTorch comparison skipped: python3 has no torch + transformers here');
+  console.log(`\nPyTorch comparison skipped: ${python} has no torch + transformers (set BENCH_PYTHON)`);
 }
 
 const commit = (() => {
