@@ -7,7 +7,7 @@ import { TrainSpecSchema, type TrainSpec } from '../../api/contract.js';
 import { describeIssues } from '../../api/dispatch.js';
 import { importDataset, ImportRejectedError } from '../../data/import-dataset.js';
 import type { TrainResult } from '../../trainer/jobs/train-full.js';
-import { formatBytes, formatSeconds, parseIntOption, parseNumberOption, parseOptions, UsageError, withContext, type CliCommand } from '../command.js';
+import { followRun, formatBytes, parseIntOption, parseNumberOption, parseOptions, UsageError, withContext, type CliCommand } from '../command.js';
 
 export const trainCommand: CliCommand = {
   name: 'train',
@@ -113,18 +113,7 @@ export const trainCommand: CliCommand = {
       const spec: TrainSpec = { ...checked.data, datasetId };
       const run = ctx.jobs.start(spec);
       io.out(`run ${run.id}: ${run.name}`);
-      const unsubscribe = ctx.hub.subscribe((e) => {
-        if (values.json || !('runId' in e) || e.runId !== run.id) return;
-        if (e.type === 'run.progress') {
-          const eta = e.etaSeconds === null ? '' : `, ETA ${formatSeconds(e.etaSeconds)}`;
-          io.out(`${e.message}${eta}`);
-        } else if (e.type === 'run.log') io.out(e.message);
-      });
-      const stopOnSignal = () => ctx.jobs.cancel(run.id);
-      process.once('SIGINT', stopOnSignal);
-      const ended = await ctx.jobs.settled(run.id);
-      process.off('SIGINT', stopOnSignal);
-      unsubscribe();
+      const ended = await followRun(ctx, io, run.id, { quiet: values.json });
       if (values.json) {
         io.out(JSON.stringify(ended, null, 2));
       } else if (ended.state === 'succeeded') {
