@@ -42,23 +42,11 @@ T from_key(typename FloatKey<T>::U k) {
 
 constexpr int8_t kEscape = -128;
 
-// Runs fn(global_index, element&) over every element of the view, threads splitting each span.
-template <typename T, typename Fn>
-void for_each_element(ThreadPool& pool, TrainableView<T>& view, const Fn& fn) {
-  int64_t base = 0;
-  for (ParamSpan<T>& span : view.spans) {
-    pool.parallel_for(span.count, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) fn(base + i, span.data[i]);
-    });
-    base += span.count;
-  }
-}
-
 }  // namespace
 
 template <typename T>
 void displace(ThreadPool& pool, TrainableView<T>& view, const Direction& direction) {
-  for_each_element(pool, view, [&](int64_t i, T& theta) { theta = theta + T(direction_value(direction, uint64_t(i))); });
+  for_each_view_element(pool, view, [&](int64_t i, T& theta) { theta = theta + T(direction_value(direction, uint64_t(i))); });
 }
 
 template <typename T>
@@ -68,7 +56,7 @@ void ExactDisplacement<T>::apply(ThreadPool& pool, TrainableView<T>& view, const
   codes_.resize(size_t(view.total()));
   exceptions_.clear();
   int8_t* codes = codes_.data();
-  for_each_element(pool, view, [&](int64_t i, T& theta) {
+  for_each_view_element(pool, view, [&](int64_t i, T& theta) {
     const T e = T(direction_value(direction_, uint64_t(i)));
     const T perturbed = theta + e;
     const T naive_restore = perturbed - e;
@@ -93,7 +81,7 @@ void ExactDisplacement<T>::undo(ThreadPool& pool, TrainableView<T>& view) {
   if (size_t(view.total()) != codes_.size()) throw Error("ZO perturbation: the view changed size between apply and undo");
   using U = typename FloatKey<T>::U;
   const int8_t* codes = codes_.data();
-  for_each_element(pool, view, [&](int64_t i, T& theta) {
+  for_each_view_element(pool, view, [&](int64_t i, T& theta) {
     if (codes[i] == kEscape) {
       const auto it = std::lower_bound(exceptions_.begin(), exceptions_.end(), i,
                                        [](const std::pair<int64_t, T>& a, int64_t idx) { return a.first < idx; });
