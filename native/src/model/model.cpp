@@ -87,6 +87,7 @@ double Model::forward_backward(const TrainBatch& batch, double grad_scale) {
 void Model::zero_gradients() {
   transformer_.ensure_grads();
   transformer_.zero_grads();
+  if (adapter_) adapter_->zero_gradients();
 }
 
 std::vector<int32_t> Model::generate(const std::vector<int32_t>& prompt, const GenerationOptions& options,
@@ -119,6 +120,43 @@ void Model::save_safetensors(const std::string& path) const {
   std::vector<SafetensorsWriteItem> items;
   for (const ParamInfo& p : transformer_.layout().params) items.push_back({p.name, p.shape, transformer_.params() + p.offset});
   write_safetensors_f32(path, items, {{"format", "pt"}});
+}
+
+}  // namespace tunesmith
+
+namespace tunesmith {
+
+void Model::attach_adapter(std::shared_ptr<ModelAdapter> adapter) {
+  if (!adapter) throw Error("attach_adapter: null adapter");
+  transformer_.set_trainable(adapter->trainable_base_parameters(layout()));
+  transformer_.set_linear_override(adapter->linear_override());
+  adapter_ = std::move(adapter);
+}
+
+void Model::detach_adapter() {
+  transformer_.set_linear_override(nullptr);
+  transformer_.set_trainable(std::vector<bool>(layout().params.size(), true));
+  adapter_.reset();
+}
+
+std::vector<TrainableSpan> Model::trainable_spans() {
+  transformer_.ensure_grads();
+  std::vector<TrainableSpan> spans;
+  for (const ParamInfo& info : layout().params) {
+    float* grad = transformer_.grad_of(info.offset);
+    if (!grad) continue;
+    float* param = parameters() + info.offset;
+    TrainableSpan* last = spans.empty() ? nullptr : &spans.back();
+    if (last && last->param + last->count == param && last->grad + last->count == grad) {
+      last->count += info.numel;
+      last->name = "base parameters";
+    } else {
+      spans.push_back({info.name, param, grad, info.numel});
+    }
+  }
+  if (adapter_)
+    for (const TrainableSpan& s : adapter_->trainable_spans()) spans.push_back(s);
+  return spans;
 }
 
 }  // namespace tunesmith

@@ -12,11 +12,13 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <unordered_map>
 #include <vector>
 
 #include "core/backend.h"
 #include "core/memory.h"
 #include "model/config.h"
+#include "model/linear_override.h"
 #include "model/parameters.h"
 
 namespace tunesmith {
@@ -53,8 +55,21 @@ class Transformer {
   void zero_grads() { grads_.zero(); }
   // Gradients are allocated on first use so an inference-only model does not pay for them.
   void ensure_grads() {
-    if (grads_.size() != layout_.total) grads_.resize(layout_.total);
+    if (grads_.size() != grad_total_) grads_.resize(grad_total_);
   }
+
+  // --- Adapters and frozen parameters (LoRA, QLoRA; see model/linear_override.h) ---------------
+  // Routes the overridden Linear layers through `o` (not owned; null restores the plain model).
+  void set_linear_override(LinearOverride<T>* o) { linear_override_ = o; }
+  // Only parameters with trainable[i] (i indexes layout().params) get gradients; grads() then holds
+  // just those, packed in layout order, so frozen weights cost no gradient memory. Default: all.
+  void set_trainable(const std::vector<bool>& trainable);
+  // Gradient of the parameter starting at `param_offset`, or null when it is frozen.
+  T* grad_of(size_t param_offset) { return g(param_offset); }
+  size_t num_grads() const { return grad_total_; }
+  // Frees the fp32 storage of every decoder Linear weight (q..down): QLoRA keeps them as NF4 in the
+  // override instead. Offsets of the remaining parameters change; every Linear must be overridden.
+  void release_linear_weights();
 
   // tokens[batch*seq] (ids checked against the vocab), targets[batch*seq] (< 0 = no loss).
   // Returns the mean loss over targeted tokens (0 when there are none) and keeps what backward
@@ -76,8 +91,19 @@ class Transformer {
   void check_tokens(const int32_t* tokens, int64_t n) const;
   void layer_forward(int64_t layer, const T* x, T* y, LayerActivations<T>& acts);
   void layer_backward(int64_t layer, const T* x, const T* dy, T* dx, LayerActivations<T>& acts);
+  // y = x·Wᵀ (+b), through the linear override when it claims (layer, slot).
+  void linear_forward(int64_t layer, LinearSlot slot, T* y, const T* x, size_t w, size_t bias, int64_t n, int64_t in,
+                      int64_t out);
+  // Weight/bias gradients when trainable, then dx (+)= dy·W.
+  void linear_backward(int64_t layer, LinearSlot slot, T* dx, const T* dy, const T* x, size_t w, size_t bias,
+                       int64_t n, int64_t in, int64_t out, bool accumulate);
   const T* p(size_t offset) const { return offset == kNoParam ? nullptr : params_.data() + offset; }
-  T* g(size_t offset) { return offset == kNoParam ? nullptr : grads_.data() + offset; }
+  T* g(size_t offset) {
+    if (offset == kNoParam) return nullptr;
+    if (all_trainable_) return grads_.data() + offset;
+    auto it = grad_offsets_.find(offset);
+    return it == grad_offsets_.end() ? nullptr : grads_.data() + it->second;
+  }
 
   LlamaConfig config_;
   ParameterLayout layout_;
@@ -85,6 +111,10 @@ class Transformer {
   std::vector<float> inv_freq_;
   TrackedBuffer<T> params_;
   TrackedBuffer<T> grads_;
+  size_t grad_total_ = 0;                            // elements in grads_ once allocated
+  bool all_trainable_ = true;                        // grads_ parallels params_
+  std::unordered_map<size_t, size_t> grad_offsets_;  // else: param offset -> grads_ offset
+  LinearOverride<T>* linear_override_ = nullptr;
   bool checkpointing_ = false;
   bool for_training_ready_ = false;
 
