@@ -35,7 +35,7 @@ export function createAppContext(options: {
   const db = openDatabase(layout.database);
   failOrphanedRuns(db);
   const hub = new EventHub();
-  const supervisor = new Supervisor(options.launchTrainer, options.cancelGraceMs);
+  const supervisor = new Supervisor(options.launchTrainer, { cancelGraceMs: options.cancelGraceMs, databasePath: layout.database });
   const jobs = new JobService(db, supervisor, hub);
 
   let engineInfo: Promise<EngineInfo> | undefined;

@@ -61,13 +61,61 @@ export const SelfTestSpecSchema = z.object({
   size: z.number().int().min(8).max(2048).default(256),
 });
 
+const modelDir = z.string().min(1, 'a model folder is required');
+
+/** Fine-tuning of a stored dataset. Only full fine-tuning for now; other methods plug in here. */
+export const TrainSpecSchema = z.object({
+  kind: z.literal('train'),
+  method: z.enum(['full']).default('full'),
+  model: modelDir,
+  datasetId: z.number().int().positive(),
+  /** Where the trained model is written (a Hugging Face folder). */
+  out: z.string().min(1),
+  steps: z.number().int().min(1).max(10_000_000),
+  lr: z.number().positive().max(1).default(1e-4),
+  seqLen: z.number().int().min(2).max(1_048_576).default(512),
+  batchSize: z.number().int().min(1).max(4096).default(1),
+  gradAccum: z.number().int().min(1).max(4096).default(1),
+  optimizer: z.enum(['adamw', 'sgd']).default('adamw'),
+  schedule: z.enum(['constant', 'constant-warmup', 'cosine']).default('cosine'),
+  warmupSteps: z.number().int().min(0).default(0),
+  weightDecay: z.number().min(0).default(0),
+  momentum: z.number().min(0).max(1).default(0),
+  maxGradNorm: z.number().min(0).default(1),
+  responsesOnly: z.boolean().default(true),
+  checkpointing: z.boolean().default(false),
+  seed: z.number().int().min(0).default(0),
+  /** Chat template: the model's own or a built-in one. */
+  template: z.enum(['model', 'alpaca', 'chatml', 'llama-2', 'llama-3', 'mistral']).optional(),
+  threads: z.number().int().min(0).default(0),
+});
+export type TrainSpec = z.infer<typeof TrainSpecSchema>;
+
 /** Jobs a user (UI, CLI) may start; each runs in the trainer process and is recorded as a run. */
-export const UserJobSpecSchema = z.discriminatedUnion('kind', [SelfTestSpecSchema]);
+export const UserJobSpecSchema = z.discriminatedUnion('kind', [SelfTestSpecSchema, TrainSpecSchema]);
 export type UserJobSpec = z.infer<typeof UserJobSpecSchema>;
 
-/** Internal jobs the app runs for itself (not recorded in run history). */
+/** Per-token log-probabilities, NLL and perplexity of a text. */
+export const ScoreSpecSchema = z.object({ kind: z.literal('score'), model: modelDir, text: z.string().min(1, 'the text is empty') });
+export type ScoreSpec = z.infer<typeof ScoreSpecSchema>;
+
+/** Continue a prompt, streaming text. temperature 0 is greedy. */
+export const GenerateSpecSchema = z.object({
+  kind: z.literal('generate'),
+  model: modelDir,
+  prompt: z.string(),
+  maxTokens: z.number().int().min(1).max(1_000_000).default(128),
+  temperature: z.number().min(0).max(10).default(0),
+  topK: z.number().int().min(0).default(0),
+  topP: z.number().gt(0).max(1).default(1),
+  seed: z.number().int().min(0).default(0),
+  stop: z.array(z.string().min(1)).default([]),
+});
+export type GenerateSpec = z.infer<typeof GenerateSpecSchema>;
+
+/** Internal jobs the app runs for itself or answers at once (not recorded in run history). */
 export const SystemProbeSpecSchema = z.object({ kind: z.literal('system') });
-export const JobSpecSchema = z.discriminatedUnion('kind', [SelfTestSpecSchema, SystemProbeSpecSchema]);
+export const JobSpecSchema = z.discriminatedUnion('kind', [SelfTestSpecSchema, TrainSpecSchema, SystemProbeSpecSchema, ScoreSpecSchema, GenerateSpecSchema]);
 export type JobSpec = z.infer<typeof JobSpecSchema>;
 
 export const RunStateSchema = z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled']);
@@ -149,6 +197,7 @@ export const ApiEventSchema = z.discriminatedUnion('type', [
     message: z.string(),
     etaSeconds: z.number().nullable(),
   }),
+  z.object({ type: z.literal('run.metric'), runId: z.number().int(), metric: MetricSchema }),
   z.object({
     type: z.literal('run.log'),
     runId: z.number().int(),

@@ -104,6 +104,8 @@ export interface NativeTrainer {
 export interface NativeEngine {
   engineInfo(): EngineInfo;
   loadModel(dir: string, options?: { threads?: number }): Promise<NativeModel>;
+  /** Random weights (normal, std initStd; norms 1) for a config.json text: tests and benchmarks. */
+  createRandomModel(configJson: string, options?: { seed?: number; initStd?: number; threads?: number }): Promise<NativeModel>;
   Trainer: new (model: NativeModel, options: TrainerOptions) => NativeTrainer;
   memoryStats(): MemoryStats;
   selfTest(

@@ -1,11 +1,17 @@
 // User-started jobs: each is recorded as a run in the database, executed by the supervisor in a
 // trainer process, and reported to every UI as events. The database is the source of truth, so
 // history survives a reload or a crash.
-import { ApiError, type ApiEvent, type Run, type UserJobSpec } from '../api/contract.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { ApiError, type ApiEvent, type Run, type TrainSpec, type UserJobSpec } from '../api/contract.js';
 import type { EventHub } from '../api/event-hub.js';
 import type { Db } from '../../db/database.js';
+import { getDataset } from '../../db/datasets.js';
+import { recordMetric } from '../../db/metrics.js';
+import { upsertModel } from '../../db/models.js';
+import { setRunTrainingInfo } from '../../db/run-training.js';
 import { createRun, getRun, markRunEnded, markRunStarted } from '../../db/runs.js';
 import type { RunningJob, Supervisor } from '../trainer/supervisor.js';
+import { basename, join, resolve } from 'node:path';
 import { EtaEstimator } from './eta.js';
 
 export class JobService {
@@ -18,7 +24,9 @@ export class JobService {
   ) {}
 
   start(spec: UserJobSpec, name?: string): Run {
+    const training = spec.kind === 'train' ? this.checkTrainingInputs(spec) : null;
     const run = createRun(this.db, { kind: spec.kind, name: name ?? defaultName(spec), spec });
+    if (training) setRunTrainingInfo(this.db, run.id, training);
     markRunStarted(this.db, run.id);
     this.emitState(run.id);
     const eta = new EtaEstimator();
@@ -26,6 +34,11 @@ export class JobService {
       progress: (step, total, message) =>
         this.hub.emit({ type: 'run.progress', runId: run.id, step, total, message, etaSeconds: eta.update(step, total) }),
       log: (level, message) => this.hub.emit({ type: 'run.log', runId: run.id, level, message }),
+      metric: (m) => {
+        const metric = { step: m.step, loss: m.loss, lr: m.lr, tokensPerS: m.tokensPerS, memBytes: m.memBytes };
+        recordMetric(this.db, run.id, metric);
+        this.hub.emit({ type: 'run.metric', runId: run.id, metric });
+      },
     });
     this.running.set(run.id, job);
     job.done.then((outcome) => {
@@ -38,6 +51,20 @@ export class JobService {
       this.emitState(run.id);
     });
     return getRun(this.db, run.id)!;
+  }
+
+  /** What can be checked before a trainer process starts: a bad path fails now, not minutes later. */
+  private checkTrainingInputs(spec: TrainSpec): { method: TrainSpec['method']; modelId: number; datasetId: number } {
+    if (!getDataset(this.db, spec.datasetId)) throw new ApiError('not_found', `no dataset with id ${spec.datasetId}`);
+    const configFile = join(spec.model, 'config.json');
+    let config: unknown;
+    try {
+      config = JSON.parse(readFileSync(configFile, 'utf8'));
+    } catch (err) {
+      throw new ApiError('bad_request', `${configFile}: ${existsSync(configFile) ? `not valid JSON (${(err as Error).message})` : 'not found: is this a Hugging Face model folder?'}`);
+    }
+    const model = upsertModel(this.db, { path: resolve(spec.model), name: basename(spec.model), config });
+    return { method: spec.method, modelId: model.id, datasetId: spec.datasetId };
   }
 
   cancel(runId: number): boolean {
@@ -77,5 +104,7 @@ function defaultName(spec: UserJobSpec): string {
   switch (spec.kind) {
     case 'selftest':
       return `Engine self-test (${spec.rounds} × ${spec.size}²)`;
+    case 'train':
+      return `${spec.method === 'full' ? 'Full fine-tuning' : spec.method} of ${basename(spec.model)} on dataset ${spec.datasetId}`;
   }
 }

@@ -3,10 +3,23 @@
 // `result` or `error`, then exits.
 import type { JobSpec } from '../api/contract.js';
 
-export type ToTrainer = { type: 'run'; spec: JobSpec } | { type: 'cancel' };
+/** One optimizer step's numbers, as training reports them. */
+export interface TrainMetric {
+  step: number;
+  loss: number;
+  lr: number;
+  tokensPerS: number;
+  memBytes: number;
+  gradNorm: number;
+}
+
+/** databasePath: the app's database, for jobs that read stored data (opened read-only). */
+export type ToTrainer = { type: 'run'; spec: JobSpec; databasePath: string | null } | { type: 'cancel' };
 
 export type FromTrainer =
   | { type: 'progress'; step: number; total: number; message: string }
   | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string }
+  | { type: 'metric'; metric: TrainMetric }
+  | { type: 'text'; text: string }
   | { type: 'result'; result: unknown }
   | { type: 'error'; message: string };

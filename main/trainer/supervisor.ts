@@ -3,7 +3,7 @@
 // becomes a failed job with a message that says what happened.
 import type { JobSpec } from '../api/contract.js';
 import type { LaunchTrainer, TrainerChild } from './launcher.js';
-import type { FromTrainer } from './protocol.js';
+import type { FromTrainer, TrainMetric } from './protocol.js';
 
 export type JobOutcome =
   | { state: 'succeeded'; result: unknown }
@@ -13,6 +13,8 @@ export type JobOutcome =
 export interface JobListener {
   progress?(step: number, total: number, message: string): void;
   log?(level: 'info' | 'warn' | 'error', message: string): void;
+  metric?(metric: TrainMetric): void;
+  text?(chunk: string): void;
 }
 
 export interface RunningJob {
@@ -27,7 +29,7 @@ export class Supervisor {
 
   constructor(
     private readonly launch: LaunchTrainer,
-    private readonly cancelGraceMs = 5000,
+    private readonly options: { cancelGraceMs?: number; databasePath?: string } = {},
   ) {}
 
   start(spec: JobSpec, listener: JobListener = {}): RunningJob {
@@ -41,6 +43,8 @@ export class Supervisor {
       child.onMessage((m) => {
         if (m.type === 'progress') listener.progress?.(m.step, m.total, m.message);
         else if (m.type === 'log') listener.log?.(m.level, m.message);
+        else if (m.type === 'metric') listener.metric?.(m.metric);
+        else if (m.type === 'text') listener.text?.(m.text);
         else reported ??= m;
       });
       child.onExit((code, signal) => {
@@ -50,7 +54,7 @@ export class Supervisor {
       });
     });
 
-    child.send({ type: 'run', spec });
+    child.send({ type: 'run', spec, databasePath: this.options.databasePath ?? null });
     return {
       pid: child.pid,
       done,
@@ -58,7 +62,7 @@ export class Supervisor {
         if (cancelRequested) return;
         cancelRequested = true;
         child.send({ type: 'cancel' });
-        killTimer = setTimeout(() => child.kill(), this.cancelGraceMs);
+        killTimer = setTimeout(() => child.kill(), this.options.cancelGraceMs ?? 5000);
       },
     };
   }

@@ -3,7 +3,10 @@
 // it into a failed job.
 import { connectToParent } from './child-channel.js';
 import type { JobContext } from './jobs/job-context.js';
+import { runGenerate } from './jobs/generate.js';
+import { runScore } from './jobs/score.js';
 import { runSelfTest } from './jobs/selftest.js';
+import { runTrainFull } from './jobs/train-full.js';
 import { runSystemProbe } from './jobs/system-probe.js';
 import type { ToTrainer } from './protocol.js';
 
@@ -15,6 +18,8 @@ let started = false;
 const ctx: JobContext = {
   progress: (step, total, message) => channel.send({ type: 'progress', step, total, message }),
   log: (level, message) => channel.send({ type: 'log', level, message }),
+  metric: (metric) => channel.send({ type: 'metric', metric }),
+  text: (text) => channel.send({ type: 'text', text }),
   onCancel: (handler) => {
     cancelHandler = handler;
     if (cancelRequested) handler();
@@ -28,6 +33,12 @@ async function run(message: Extract<ToTrainer, { type: 'run' }>): Promise<unknow
       return runSystemProbe();
     case 'selftest':
       return runSelfTest(spec, ctx);
+    case 'score':
+      return runScore(spec, ctx);
+    case 'generate':
+      return runGenerate(spec, ctx);
+    case 'train':
+      return runTrainFull(spec, ctx, message.databasePath);
   }
 }
 

@@ -38,10 +38,11 @@ LlamaConfig tiny_config() {
   return c;
 }
 
-std::vector<bool> embed_only(const ParameterLayout& layout) {
-  std::vector<bool> t(layout.params.size(), false);
-  for (size_t i = 0; i < t.size(); ++i) t[i] = layout.params[i].offset == layout.embed;
-  return t;
+// Freezes every base parameter except the embedding, whose gradient goes to `store`.
+void route_embed_only(Transformer<double>& model, std::vector<double>& store) {
+  const ParameterLayout& layout = model.layout();
+  store.assign(size_t(model.config().vocab_size * model.config().hidden_size), 0.0);
+  model.set_gradient_routes({{layout.embed, store.size(), store.data()}});
 }
 
 // d loss / d (LoRA params) and d loss / d embedding vs central differences, in float64.
@@ -60,8 +61,9 @@ void gradcheck_lora(const std::string& name, LoraConfig lc) {
       for (int s = 0; s < kNumLinearSlots; ++s) lora.quantize_base(l, LinearSlot(s), model.params() + off[s]);
     }
   model.set_linear_override(&lora);
-  model.set_trainable(embed_only(model.layout()));
-  if (lc.quantize_base_nf4) model.release_linear_weights(), model.set_trainable(embed_only(model.layout()));
+  std::vector<double> embed_grad;
+  route_embed_only(model, embed_grad);
+  if (lc.quantize_base_nf4) model.release_linear_weights(), route_embed_only(model, embed_grad);
 
   const int64_t batch = 2, seq = 5;
   std::vector<int32_t> tokens(batch * seq), targets(batch * seq);

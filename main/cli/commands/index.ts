@@ -2,9 +2,21 @@
 // in this folder and listing it here.
 import type { CliCommand } from '../command.js';
 import { dataCommand } from './data.js';
+import { generateCommand } from './generate.js';
 import { infoCommand } from './info.js';
 import { runsCommand } from './runs.js';
+import { scoreCommand } from './score.js';
 import { selftestCommand } from './selftest.js';
 import { serveCommand } from './serve.js';
+import { trainCommand } from './train.js';
 
-export const commands: CliCommand[] = [infoCommand, selftestCommand, serveCommand, runsCommand, dataCommand];
+export const commands: CliCommand[] = [
+  infoCommand,
+  dataCommand,
+  trainCommand,
+  scoreCommand,
+  generateCommand,
+  runsCommand,
+  serveCommand,
+  selftestCommand,
+];

@@ -37,8 +37,8 @@ void rmsnorm_backward(ThreadPool& pool, T* dx, T* dw, const T* dout, const T* x,
       for (int64_t j = 0; j < dim; ++j) d[j] += r * (g[j] * w[j] - (xr[j] * r) * mean_dot);
     }
   });
-  if (!dw) return;  // frozen norm weight (LoRA, LISA): no gradient buffer
   // dw: threads split the feature columns, each sums over all tokens in order (deterministic).
+  if (!dw) return;  // frozen weight
   pool.parallel_for(dim, [&](int64_t begin, int64_t end) {
     for (int64_t t = 0; t < n; ++t) {
       const T* xr = x + t * dim;

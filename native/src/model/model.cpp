@@ -128,14 +128,35 @@ namespace tunesmith {
 
 void Model::attach_adapter(std::shared_ptr<ModelAdapter> adapter) {
   if (!adapter) throw Error("attach_adapter: null adapter");
-  transformer_.set_trainable(adapter->trainable_base_parameters(layout()));
+  const ParameterLayout& l = layout();
+  const std::vector<bool> trainable = adapter->trainable_base_parameters(l);
+  if (trainable.size() != l.params.size())
+    throw Error("attach_adapter: " + std::to_string(trainable.size()) + " trainable flags for " +
+                std::to_string(l.params.size()) + " parameters");
+  // Frozen base parameters get no gradient storage: the trainable ones (embeddings / head when
+  // trained) get one compact buffer, reached through gradient routes; the full buffer is freed.
+  size_t total = 0;
+  for (size_t i = 0; i < l.params.size(); ++i)
+    if (trainable[i]) total += size_t(l.params[i].numel);
+  transformer_.release_grads();
+  base_grads_.release();
+  base_grads_.resize(total);
+  std::vector<Transformer<float>::GradientRoute> routes;
+  size_t at = 0;
+  for (size_t i = 0; i < l.params.size(); ++i)
+    if (trainable[i]) {
+      routes.push_back({l.params[i].offset, size_t(l.params[i].numel), base_grads_.data() + at});
+      at += size_t(l.params[i].numel);
+    }
+  transformer_.set_gradient_routes(std::move(routes));  // empty: every base parameter frozen
   transformer_.set_linear_override(adapter->linear_override());
   adapter_ = std::move(adapter);
 }
 
 void Model::detach_adapter() {
   transformer_.set_linear_override(nullptr);
-  transformer_.set_trainable(std::vector<bool>(layout().params.size(), true));
+  transformer_.clear_gradient_routes();
+  base_grads_.release();
   adapter_.reset();
 }
 

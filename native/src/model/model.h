@@ -86,7 +86,9 @@ class Model {
 
   // --- Adapters (LoRA / QLoRA: train/lora.h attaches one) --------------------------------------
   // Routes the adapter's Linear layers through it and freezes the base parameters it does not
-  // list as trainable (they then get no gradient buffer). Replaces any previous adapter.
+  // list as trainable: those it lists get a compact gradient buffer reached through gradient
+  // routes (model/transformer.h), the rest no gradient storage at all, and gradients() stays
+  // null. Replaces any previous adapter (and any gradient routes installed by someone else).
   void attach_adapter(std::shared_ptr<ModelAdapter> adapter);
   void detach_adapter();  // back to full fine-tuning of every (still stored) parameter
   ModelAdapter* adapter() const { return adapter_.get(); }
@@ -99,6 +101,7 @@ class Model {
   CpuBackend<float> backend_;
   Transformer<float> transformer_;
   std::shared_ptr<ModelAdapter> adapter_;
+  TrackedBuffer<float> base_grads_;  // gradients of the trainable base parameters, adapter attached
 };
 
 }  // namespace tunesmith

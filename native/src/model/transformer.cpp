@@ -32,7 +32,32 @@ Transformer<T>::Transformer(const LlamaConfig& config, Backend<T>& backend)
     : config_(config), layout_(ParameterLayout::build(config)), backend_(backend), inv_freq_(rope_inv_freq(config)) {
   config_.validate("model config");
   params_.resize(layout_.total);
-  grad_total_ = layout_.total;
+}
+
+template <typename T>
+T* Transformer<T>::g(size_t offset) {
+  if (offset == kNoParam) return nullptr;
+  if (!routed_) return grads_.data() + offset;
+  for (const GradientRoute& r : routes_)
+    if (offset >= r.param_offset && offset < r.param_offset + r.count) return r.grad + (offset - r.param_offset);
+  return nullptr;
+}
+
+template <typename T>
+size_t Transformer<T>::num_grads() const {
+  if (!routed_) return layout_.total;
+  size_t n = 0;
+  for (const GradientRoute& r : routes_) n += r.count;
+  return n;
+}
+
+template <typename T>
+void Transformer<T>::zero_grads() {
+  if (!routed_) {
+    grads_.zero();
+    return;
+  }
+  for (const GradientRoute& r : routes_) std::fill(r.grad, r.grad + r.count, T(0));
 }
 
 template <typename T>
@@ -119,28 +144,10 @@ void Transformer<T>::linear_backward(int64_t layer, LinearSlot slot, T* dx, cons
     linear_override_->backward(layer, slot, dx, dy, x, p(w), n, in, out, accumulate);
     return;
   }
-  // A bias trains only together with its weight (set_trainable never splits them).
+  // Frozen (unrouted) weight: no weight gradient. A bias trains only together with its weight, so
+  // route both (LISA routes whole layers).
   if (T* dw = g(w)) backend_.matmul_backward_weight(dw, g(bias), dy, x, n, in, out);
   backend_.matmul_backward_input(dx, dy, p(w), n, in, out, accumulate);
-}
-
-template <typename T>
-void Transformer<T>::set_trainable(const std::vector<bool>& trainable) {
-  if (trainable.size() != layout_.params.size())
-    throw Error("set_trainable: " + std::to_string(trainable.size()) + " flags for " +
-                std::to_string(layout_.params.size()) + " parameters");
-  all_trainable_ = true;
-  for (bool t : trainable) all_trainable_ = all_trainable_ && t;
-  grad_offsets_.clear();
-  grad_total_ = all_trainable_ ? layout_.total : 0;
-  if (!all_trainable_)
-    for (size_t i = 0; i < trainable.size(); ++i)
-      if (trainable[i]) {
-        grad_offsets_[layout_.params[i].offset] = grad_total_;
-        grad_total_ += size_t(layout_.params[i].numel);
-      }
-  grads_.release();
-  for_training_ready_ = false;
 }
 
 template <typename T>
@@ -155,8 +162,10 @@ void Transformer<T>::release_linear_weights() {
   }
   params_ = std::move(kept);
   layout_ = std::move(compact);
-  // Gradients follow the new offsets: start again from "all trainable" for the caller to narrow.
-  set_trainable(std::vector<bool>(layout_.params.size(), true));
+  // Offsets moved: routes naming the old ones would be wrong, and grads() had the old size.
+  clear_gradient_routes();
+  grads_.release();
+  for_training_ready_ = false;
 }
 
 template <typename T>
@@ -216,7 +225,7 @@ template <typename T>
 void Transformer<T>::backward(double grad_scale) {
   if (!for_training_ready_) throw Error("backward() needs a preceding forward(..., for_training=true)");
   for_training_ready_ = false;
-  ensure_grads();
+  ensure_grads();  // no-op while gradients are routed
   const LlamaConfig& c = config_;
   const int64_t n = batch_ * seq_, H = c.hidden_size, I = c.intermediate_size, V = c.vocab_size;
   const int64_t q_dim = c.num_heads * c.head_dim, kv_dim = c.num_kv_heads * c.head_dim;
@@ -231,7 +240,7 @@ void Transformer<T>::backward(double grad_scale) {
 
   // Head: logits buffer becomes dlogits.
   b.cross_entropy_backward(logits_.data(), logits_.data(), targets_.data(), n, V, grad_scale / double(targeted_));
-  if (T* dhead = g(layout_.lm_head)) b.matmul_backward_weight(dhead, nullptr, logits_.data(), final_norm_.data(), n, H, V);
+  if (T* dw = g(layout_.lm_head)) b.matmul_backward_weight(dw, nullptr, logits_.data(), final_norm_.data(), n, H, V);
   b.matmul_backward_input(dln_.data(), logits_.data(), p(layout_.lm_head), n, H, V, false);
   T* dx = dx_a_.data();
   T* dx_next = dx_b_.data();
@@ -247,7 +256,7 @@ void Transformer<T>::backward(double grad_scale) {
     layer_backward(l, layer_inputs_[size_t(l)].data(), dx, dx_next, a);
     std::swap(dx, dx_next);
   }
-  if (T* dembed = g(layout_.embed)) b.embedding_backward(dembed, dx, tokens_.data(), n, H);
+  if (T* dtable = g(layout_.embed)) b.embedding_backward(dtable, dx, tokens_.data(), n, H);
 }
 
 template <typename T>
