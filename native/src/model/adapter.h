@@ -8,17 +8,9 @@
 
 #include "model/linear_override.h"
 #include "model/parameters.h"
+#include "model/trainable_span.h"
 
 namespace tunesmith {
-
-// One contiguous run of trainable values and their gradients (same length). The Trainer keeps one
-// optimizer-state slot per element, in span order.
-struct TrainableSpan {
-  std::string name;  // for messages: a parameter name, or e.g. "lora"
-  float* param = nullptr;
-  float* grad = nullptr;
-  int64_t count = 0;
-};
 
 class ModelAdapter {
  public:
@@ -28,7 +20,7 @@ class ModelAdapter {
   // Which base parameters (indexes into `layout.params`) keep gradients; all others are frozen.
   virtual std::vector<bool> trainable_base_parameters(const ParameterLayout& layout) const = 0;
   // The adapter's own parameters and gradients (stable pointers while attached).
-  virtual std::vector<TrainableSpan> trainable_spans() = 0;
+  virtual TrainableView<float> trainable_spans() = 0;
   virtual void zero_gradients() = 0;
 };
 

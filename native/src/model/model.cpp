@@ -160,24 +160,24 @@ void Model::detach_adapter() {
   adapter_.reset();
 }
 
-std::vector<TrainableSpan> Model::trainable_spans() {
+TrainableView<float> Model::trainable_spans() {
   transformer_.ensure_grads();
-  std::vector<TrainableSpan> spans;
+  TrainableView<float> view;
   for (const ParamInfo& info : layout().params) {
     float* grad = transformer_.grad_of(info.offset);
     if (!grad) continue;
     float* param = parameters() + info.offset;
-    TrainableSpan* last = spans.empty() ? nullptr : &spans.back();
-    if (last && last->param + last->count == param && last->grad + last->count == grad) {
+    TrainableSpan<float>* last = view.spans.empty() ? nullptr : &view.spans.back();
+    if (last && last->data + last->count == param && last->grad + last->count == grad) {
       last->count += info.numel;
       last->name = "base parameters";
     } else {
-      spans.push_back({info.name, param, grad, info.numel});
+      view.spans.push_back({param, info.numel, grad, info.name});
     }
   }
   if (adapter_)
-    for (const TrainableSpan& s : adapter_->trainable_spans()) spans.push_back(s);
-  return spans;
+    for (const TrainableSpan<float>& s : adapter_->trainable_spans()) view.spans.push_back(s);
+  return view;
 }
 
 }  // namespace tunesmith

@@ -92,9 +92,10 @@ class Model {
   void attach_adapter(std::shared_ptr<ModelAdapter> adapter);
   void detach_adapter();  // back to full fine-tuning of every (still stored) parameter
   ModelAdapter* adapter() const { return adapter_.get(); }
-  // Everything the optimizer updates: trainable base parameters (contiguous runs merged), then
-  // the adapter's spans. Allocates gradients if needed. Without an adapter: one span, all params.
-  std::vector<TrainableSpan> trainable_spans();
+  // Everything the optimizer updates, with gradients: trainable base parameters (contiguous runs
+  // merged), then the adapter's spans (LoRA: one span, A and B of every module). Allocates the full
+  // gradient buffer when no routes are set. Without an adapter: one span, all parameters.
+  TrainableView<float> trainable_spans();
 
  private:
   Model(const LlamaConfig& config, int threads);

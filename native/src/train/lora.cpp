@@ -263,8 +263,10 @@ std::vector<bool> LoraAdapter::trainable_base_parameters(const ParameterLayout& 
   return trainable;
 }
 
-std::vector<TrainableSpan> LoraAdapter::trainable_spans() {
-  return {{"lora", linears_.params(), linears_.grads(), int64_t(linears_.num_params())}};
+TrainableView<float> LoraAdapter::trainable_spans() {
+  TrainableView<float> view;
+  view.spans.push_back({linears_.params(), int64_t(linears_.num_params()), linears_.grads(), "lora"});
+  return view;
 }
 
 std::shared_ptr<LoraAdapter> attach_lora(Model& model, const LoraConfig& config) {

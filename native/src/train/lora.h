@@ -130,7 +130,7 @@ class LoraAdapter final : public ModelAdapter {
 
   LinearOverride<float>* linear_override() override { return &linears_; }
   std::vector<bool> trainable_base_parameters(const ParameterLayout& layout) const override;
-  std::vector<TrainableSpan> trainable_spans() override;
+  TrainableView<float> trainable_spans() override;
   void zero_gradients() override { linears_.zero_grads(); }
 
  private:

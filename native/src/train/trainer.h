@@ -40,7 +40,7 @@ struct StepResult {
 // max_norm / (norm + 1e-6) as PyTorch does. Returns the norm before clipping.
 double clip_grad_norm(Backend<float>& backend, float* grads, int64_t n, double max_norm);
 // The same over several gradient buffers taken together (one global norm).
-double clip_grad_norm(Backend<float>& backend, const std::vector<TrainableSpan>& spans, double max_norm);
+double clip_grad_norm(Backend<float>& backend, const TrainableView<float>& view, double max_norm);
 
 class Trainer {
  public:
