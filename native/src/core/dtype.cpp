@@ -1,5 +1,6 @@
 #include "core/dtype.h"
 
+#include <cmath>
 #include <cstring>
 
 #include "core/error.h"
@@ -66,6 +67,53 @@ float f16_to_f32(uint16_t bits) {
   float out;
   std::memcpy(&out, &out_bits, 4);
   return out;
+}
+
+uint16_t f32_to_bf16(float value) {
+  uint32_t bits;
+  std::memcpy(&bits, &value, 4);
+  if ((bits & 0x7fffffffu) > 0x7f800000u) return uint16_t((bits >> 16) | 0x0040u);  // quiet NaN, sign kept
+  const uint32_t lsb = (bits >> 16) & 1u;
+  return uint16_t((bits + 0x7fffu + lsb) >> 16);  // ties to even; overflow carries into inf
+}
+
+uint16_t f32_to_f16(float value) {
+  uint32_t bits;
+  std::memcpy(&bits, &value, 4);
+  const uint16_t sign = uint16_t((bits >> 16) & 0x8000u);
+  const uint32_t abs = bits & 0x7fffffffu;
+  if (abs > 0x7f800000u) return uint16_t(sign | 0x7e00u | ((abs >> 13) & 0x3ffu));  // NaN
+  if (abs >= 0x477ff000u) return uint16_t(sign | 0x7c00u);  // >= 65520 rounds to inf (65504 is odd)
+  if (abs < 0x38800000u) {
+    // Below the smallest normal half (2^-14): a subnormal, i.e. an integer multiple of 2^-24.
+    // Scaling by 2^24 is exact; nearbyint rounds half to even; 1024 becomes the smallest normal.
+    float magnitude;
+    std::memcpy(&magnitude, &abs, 4);
+    return uint16_t(sign | uint16_t(std::nearbyint(magnitude * 16777216.0f)));
+  }
+  uint32_t half = ((((abs >> 23) - 127 + 15) << 10) | ((abs >> 13) & 0x3ffu));
+  const uint32_t rest = abs & 0x1fffu;
+  if (rest > 0x1000u || (rest == 0x1000u && (half & 1u))) ++half;  // carries into the exponent as it should
+  return uint16_t(sign | half);
+}
+
+void convert_from_f32(DType dtype, const float* src, void* dst, size_t count) {
+  unsigned char* bytes = static_cast<unsigned char*>(dst);
+  switch (dtype) {
+    case DType::F32:
+      std::memcpy(bytes, src, count * 4);
+      return;
+    case DType::BF16:
+    case DType::F16:
+      for (size_t i = 0; i < count; ++i) {
+        const uint16_t h = dtype == DType::BF16 ? f32_to_bf16(src[i]) : f32_to_f16(src[i]);
+        bytes[2 * i] = uint8_t(h & 0xff);
+        bytes[2 * i + 1] = uint8_t(h >> 8);
+      }
+      return;
+    default:
+      throw Error(std::string("cannot convert F32 to dtype ") + dtype_name(dtype));
+  }
 }
 
 void convert_to_f32(DType dtype, const void* src, float* dst, size_t count) {

@@ -18,6 +18,13 @@ const char* dtype_name(DType dtype);
 float bf16_to_f32(uint16_t bits);
 float f16_to_f32(uint16_t bits);
 
+// f32 -> bf16 / f16 with round-to-nearest-even (as torch's .to(dtype)): NaN stays a quiet NaN,
+// values past the largest finite half round to ±inf, small ones to f16 subnormals or ±0.
+uint16_t f32_to_bf16(float value);
+uint16_t f32_to_f16(float value);
+// Writes `count` f32 values as F32/BF16/F16 little-endian bytes into dst.
+void convert_from_f32(DType dtype, const float* src, void* dst, size_t count);
+
 // Upcasts `count` elements of a raw F32/BF16/F16 little-endian buffer (no alignment assumed, as
 // safetensors data is only byte-aligned) into f32.
 void convert_to_f32(DType dtype, const void* src, float* dst, size_t count);

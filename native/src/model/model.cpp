@@ -87,6 +87,7 @@ double Model::forward_backward(const TrainBatch& batch, double grad_scale) {
 void Model::zero_gradients() {
   transformer_.ensure_grads();
   transformer_.zero_grads();
+  if (adapter_) adapter_->zero_gradients();
 }
 
 std::vector<int32_t> Model::generate(const std::vector<int32_t>& prompt, const GenerationOptions& options,
@@ -119,6 +120,64 @@ void Model::save_safetensors(const std::string& path) const {
   std::vector<SafetensorsWriteItem> items;
   for (const ParamInfo& p : transformer_.layout().params) items.push_back({p.name, p.shape, transformer_.params() + p.offset});
   write_safetensors_f32(path, items, {{"format", "pt"}});
+}
+
+}  // namespace tunesmith
+
+namespace tunesmith {
+
+void Model::attach_adapter(std::shared_ptr<ModelAdapter> adapter) {
+  if (!adapter) throw Error("attach_adapter: null adapter");
+  const ParameterLayout& l = layout();
+  const std::vector<bool> trainable = adapter->trainable_base_parameters(l);
+  if (trainable.size() != l.params.size())
+    throw Error("attach_adapter: " + std::to_string(trainable.size()) + " trainable flags for " +
+                std::to_string(l.params.size()) + " parameters");
+  // Frozen base parameters get no gradient storage: the trainable ones (embeddings / head when
+  // trained) get one compact buffer, reached through gradient routes; the full buffer is freed.
+  size_t total = 0;
+  for (size_t i = 0; i < l.params.size(); ++i)
+    if (trainable[i]) total += size_t(l.params[i].numel);
+  transformer_.release_grads();
+  base_grads_.release();
+  base_grads_.resize(total);
+  std::vector<Transformer<float>::GradientRoute> routes;
+  size_t at = 0;
+  for (size_t i = 0; i < l.params.size(); ++i)
+    if (trainable[i]) {
+      routes.push_back({l.params[i].offset, size_t(l.params[i].numel), base_grads_.data() + at});
+      at += size_t(l.params[i].numel);
+    }
+  transformer_.set_gradient_routes(std::move(routes));  // empty: every base parameter frozen
+  transformer_.set_linear_override(adapter->linear_override());
+  adapter_ = std::move(adapter);
+}
+
+void Model::detach_adapter() {
+  transformer_.set_linear_override(nullptr);
+  transformer_.clear_gradient_routes();
+  base_grads_.release();
+  adapter_.reset();
+}
+
+TrainableView<float> Model::trainable_spans() {
+  transformer_.ensure_grads();
+  TrainableView<float> view;
+  for (const ParamInfo& info : layout().params) {
+    float* grad = transformer_.grad_of(info.offset);
+    if (!grad) continue;
+    float* param = parameters() + info.offset;
+    TrainableSpan<float>* last = view.spans.empty() ? nullptr : &view.spans.back();
+    if (last && last->data + last->count == param && last->grad + last->count == grad) {
+      last->count += info.numel;
+      last->name = "base parameters";
+    } else {
+      view.spans.push_back({param, info.numel, grad, info.name});
+    }
+  }
+  if (adapter_)
+    for (const TrainableSpan<float>& s : adapter_->trainable_spans()) view.spans.push_back(s);
+  return view;
 }
 
 }  // namespace tunesmith

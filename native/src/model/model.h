@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "cpu/cpu_backend.h"
+#include "model/adapter.h"
 #include "model/config.h"
 #include "model/parameters.h"
 #include "model/sampling.h"
@@ -83,10 +84,25 @@ class Model {
   // Hugging Face safetensors, f32, same tensor names (tied models omit lm_head.weight), atomic.
   void save_safetensors(const std::string& path) const;
 
+  // --- Adapters (LoRA / QLoRA: train/lora.h attaches one) --------------------------------------
+  // Routes the adapter's Linear layers through it and freezes the base parameters it does not
+  // list as trainable: those it lists get a compact gradient buffer reached through gradient
+  // routes (model/transformer.h), the rest no gradient storage at all, and gradients() stays
+  // null. Replaces any previous adapter (and any gradient routes installed by someone else).
+  void attach_adapter(std::shared_ptr<ModelAdapter> adapter);
+  void detach_adapter();  // back to full fine-tuning of every (still stored) parameter
+  ModelAdapter* adapter() const { return adapter_.get(); }
+  // Everything the optimizer updates, with gradients: trainable base parameters (contiguous runs
+  // merged), then the adapter's spans (LoRA: one span, A and B of every module). Allocates the full
+  // gradient buffer when no routes are set. Without an adapter: one span, all parameters.
+  TrainableView<float> trainable_spans();
+
  private:
   Model(const LlamaConfig& config, int threads);
   CpuBackend<float> backend_;
   Transformer<float> transformer_;
+  std::shared_ptr<ModelAdapter> adapter_;
+  TrackedBuffer<float> base_grads_;  // gradients of the trainable base parameters, adapter attached
 };
 
 }  // namespace tunesmith

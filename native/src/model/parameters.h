@@ -39,6 +39,12 @@ struct ParameterLayout {
 
   static ParameterLayout build(const LlamaConfig& config);
   const ParamInfo* find(const std::string& name) const;
+
+  // The same parameters minus those with keep[i] == false (i indexes params), offsets repacked;
+  // dropped parameters' offsets become kNoParam. Used to free weights kept elsewhere (QLoRA).
+  ParameterLayout compacted(const std::vector<bool>& keep) const;
+  // "model.layers.{i}.self_attn.{q,k,v,o}_proj.weight" or "...mlp.{gate,up,down}_proj.weight".
+  static bool is_decoder_linear_weight(const std::string& name);
 };
 
 }  // namespace tunesmith

@@ -110,8 +110,8 @@ void SafetensorsFile::read_f32(const std::string& name, const Shape& expected_sh
   convert_to_f32(t.dtype(), t.raw(), dst, size_t(t.numel()));
 }
 
-void write_safetensors_f32(const std::string& path, const std::vector<SafetensorsWriteItem>& items,
-                           const std::vector<std::pair<std::string, std::string>>& metadata) {
+void write_safetensors(const std::string& path, const std::vector<SafetensorsRawItem>& items,
+                       const std::vector<std::pair<std::string, std::string>>& metadata) {
   std::string header = "{";
   if (!metadata.empty()) {
     header += "\"__metadata__\":{";
@@ -124,9 +124,9 @@ void write_safetensors_f32(const std::string& path, const std::vector<Safetensor
   uint64_t offset = 0;
   for (size_t i = 0; i < items.size(); ++i) {
     const auto& it = items[i];
-    const uint64_t bytes = uint64_t(shape_numel(it.shape)) * 4;
+    const uint64_t bytes = dtype_storage_bytes(it.dtype, shape_numel(it.shape));
     if (i || !metadata.empty()) header += ",";
-    header += json_quote(it.name) + ":{\"dtype\":\"F32\",\"shape\":[";
+    header += json_quote(it.name) + ":{\"dtype\":\"" + dtype_name(it.dtype) + "\",\"shape\":[";
     for (size_t d = 0; d < it.shape.size(); ++d) header += (d ? "," : "") + std::to_string(it.shape[d]);
     header += "],\"data_offsets\":[" + std::to_string(offset) + "," + std::to_string(offset + bytes) + "]}";
     offset += bytes;
@@ -144,7 +144,7 @@ void write_safetensors_f32(const std::string& path, const std::vector<Safetensor
     out.write(reinterpret_cast<const char*>(len), 8);
     out.write(header.data(), std::streamsize(header.size()));
     for (const auto& it : items)
-      out.write(reinterpret_cast<const char*>(it.data), std::streamsize(shape_numel(it.shape) * 4));
+      out.write(static_cast<const char*>(it.bytes), std::streamsize(dtype_storage_bytes(it.dtype, shape_numel(it.shape))));
     out.flush();
     if (!out) {
       out.close();
@@ -156,6 +156,13 @@ void write_safetensors_f32(const std::string& path, const std::vector<Safetensor
     std::remove(tmp.c_str());
     throw Error("cannot rename " + tmp + " to " + path);
   }
+}
+
+void write_safetensors_f32(const std::string& path, const std::vector<SafetensorsWriteItem>& items,
+                           const std::vector<std::pair<std::string, std::string>>& metadata) {
+  std::vector<SafetensorsRawItem> raw;
+  for (const auto& it : items) raw.push_back({it.name, DType::F32, it.shape, it.data});
+  write_safetensors(path, raw, metadata);
 }
 
 }  // namespace tunesmith

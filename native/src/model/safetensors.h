@@ -52,6 +52,19 @@ struct SafetensorsWriteItem {
   const float* data = nullptr;
 };
 
+// A tensor to write in any dtype the engine stores (F32, BF16, F16): `bytes` holds exactly
+// numel x element size little-endian bytes.
+struct SafetensorsRawItem {
+  std::string name;
+  DType dtype = DType::F32;
+  Shape shape;
+  const void* bytes = nullptr;
+};
+
+// Writes tensors to `path` atomically (path + ".tmp" then rename over `path`), data in item order.
+void write_safetensors(const std::string& path, const std::vector<SafetensorsRawItem>& items,
+                       const std::vector<std::pair<std::string, std::string>>& metadata = {});
+
 // Writes F32 tensors to `path` atomically (path + ".tmp" then rename over `path`).
 void write_safetensors_f32(const std::string& path, const std::vector<SafetensorsWriteItem>& items,
                            const std::vector<std::pair<std::string, std::string>>& metadata = {});

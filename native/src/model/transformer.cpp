@@ -37,10 +37,27 @@ Transformer<T>::Transformer(const LlamaConfig& config, Backend<T>& backend)
 template <typename T>
 T* Transformer<T>::g(size_t offset) {
   if (offset == kNoParam) return nullptr;
-  if (routes_.empty()) return grads_.data() + offset;
+  if (!routed_) return grads_.data() + offset;
   for (const GradientRoute& r : routes_)
     if (offset >= r.param_offset && offset < r.param_offset + r.count) return r.grad + (offset - r.param_offset);
   return nullptr;
+}
+
+template <typename T>
+size_t Transformer<T>::num_grads() const {
+  if (!routed_) return layout_.total;
+  size_t n = 0;
+  for (const GradientRoute& r : routes_) n += r.count;
+  return n;
+}
+
+template <typename T>
+void Transformer<T>::zero_grads() {
+  if (!routed_) {
+    grads_.zero();
+    return;
+  }
+  for (const GradientRoute& r : routes_) std::fill(r.grad, r.grad + r.count, T(0));
 }
 
 template <typename T>
@@ -60,20 +77,20 @@ void Transformer<T>::layer_forward(int64_t layer, const T* x, T* y, LayerActivat
   Backend<T>& b = backend_;
 
   b.rmsnorm_forward(a.ln1.data(), a.rstd1.data(), x, p(o.input_norm), n, H, c.rms_norm_eps);
-  b.matmul_forward(a.q.data(), a.ln1.data(), p(o.q), p(o.q_bias), n, H, q_dim);
-  b.matmul_forward(a.k.data(), a.ln1.data(), p(o.k), p(o.k_bias), n, H, kv_dim);
-  b.matmul_forward(a.v.data(), a.ln1.data(), p(o.v), p(o.v_bias), n, H, kv_dim);
+  linear_forward(layer, LinearSlot::Q, a.q.data(), a.ln1.data(), o.q, o.q_bias, n, H, q_dim);
+  linear_forward(layer, LinearSlot::K, a.k.data(), a.ln1.data(), o.k, o.k_bias, n, H, kv_dim);
+  linear_forward(layer, LinearSlot::V, a.v.data(), a.ln1.data(), o.v, o.v_bias, n, H, kv_dim);
   b.rope(a.q.data(), positions_.data(), inv_freq_.data(), n, c.num_heads, c.head_dim, false);
   b.rope(a.k.data(), positions_.data(), inv_freq_.data(), n, c.num_kv_heads, c.head_dim, false);
   AttentionShape s{batch_, seq_, c.num_heads, c.num_kv_heads, c.head_dim, c.sliding_window};
   b.attention_forward(a.att.data(), a.probs.data(), a.q.data(), a.k.data(), a.v.data(), s);
-  b.matmul_forward(a.mid.data(), a.att.data(), p(o.o), p(o.o_bias), n, q_dim, H);
+  linear_forward(layer, LinearSlot::O, a.mid.data(), a.att.data(), o.o, o.o_bias, n, q_dim, H);
   b.add_inplace(a.mid.data(), x, n * H);
   b.rmsnorm_forward(a.ln2.data(), a.rstd2.data(), a.mid.data(), p(o.post_norm), n, H, c.rms_norm_eps);
-  b.matmul_forward(a.gate.data(), a.ln2.data(), p(o.gate), nullptr, n, H, I);
-  b.matmul_forward(a.up.data(), a.ln2.data(), p(o.up), nullptr, n, H, I);
+  linear_forward(layer, LinearSlot::Gate, a.gate.data(), a.ln2.data(), o.gate, kNoParam, n, H, I);
+  linear_forward(layer, LinearSlot::Up, a.up.data(), a.ln2.data(), o.up, kNoParam, n, H, I);
   b.swiglu_forward(a.h.data(), a.gate.data(), a.up.data(), n * I);
-  b.matmul_forward(y, a.h.data(), p(o.down), nullptr, n, I, H);
+  linear_forward(layer, LinearSlot::Down, y, a.h.data(), o.down, kNoParam, n, I, H);
   b.add_inplace(y, a.mid.data(), n * H);
 }
 
@@ -86,32 +103,69 @@ void Transformer<T>::layer_backward(int64_t layer, const T* x, const T* dy, T* d
   Backend<T>& b = backend_;
 
   // MLP: y = m + h·Wdᵀ
-  if (T* dw = g(o.down)) b.matmul_backward_weight(dw, nullptr, dy, a.h.data(), n, I, H);
-  b.matmul_backward_input(dh_.data(), dy, p(o.down), n, I, H, false);
+  linear_backward(layer, LinearSlot::Down, dh_.data(), dy, a.h.data(), o.down, kNoParam, n, I, H, false);
   b.swiglu_backward(dgate_.data(), dup_.data(), dh_.data(), a.gate.data(), a.up.data(), n * I);
-  if (T* dw = g(o.gate)) b.matmul_backward_weight(dw, nullptr, dgate_.data(), a.ln2.data(), n, H, I);
-  if (T* dw = g(o.up)) b.matmul_backward_weight(dw, nullptr, dup_.data(), a.ln2.data(), n, H, I);
-  b.matmul_backward_input(dln_.data(), dgate_.data(), p(o.gate), n, H, I, false);
-  b.matmul_backward_input(dln_.data(), dup_.data(), p(o.up), n, H, I, true);
+  linear_backward(layer, LinearSlot::Gate, dln_.data(), dgate_.data(), a.ln2.data(), o.gate, kNoParam, n, H, I, false);
+  linear_backward(layer, LinearSlot::Up, dln_.data(), dup_.data(), a.ln2.data(), o.up, kNoParam, n, H, I, true);
   std::memcpy(dmid_.data(), dy, size_t(n * H) * sizeof(T));  // residual path
   b.rmsnorm_backward(dmid_.data(), g(o.post_norm), dln_.data(), a.mid.data(), p(o.post_norm), a.rstd2.data(), n, H);
 
   // Attention: m = x + att·Woᵀ (+bo)
-  if (T* dw = g(o.o)) b.matmul_backward_weight(dw, g(o.o_bias), dmid_.data(), a.att.data(), n, q_dim, H);
-  b.matmul_backward_input(datt_.data(), dmid_.data(), p(o.o), n, q_dim, H, false);
+  linear_backward(layer, LinearSlot::O, datt_.data(), dmid_.data(), a.att.data(), o.o, o.o_bias, n, q_dim, H, false);
   AttentionShape s{batch_, seq_, c.num_heads, c.num_kv_heads, c.head_dim, c.sliding_window};
   b.attention_backward(dq_.data(), dk_.data(), dv_.data(), datt_.data(), a.probs.data(), a.q.data(), a.k.data(),
                        a.v.data(), s);
   b.rope(dq_.data(), positions_.data(), inv_freq_.data(), n, c.num_heads, c.head_dim, true);
   b.rope(dk_.data(), positions_.data(), inv_freq_.data(), n, c.num_kv_heads, c.head_dim, true);
-  if (T* dw = g(o.q)) b.matmul_backward_weight(dw, g(o.q_bias), dq_.data(), a.ln1.data(), n, H, q_dim);
-  if (T* dw = g(o.k)) b.matmul_backward_weight(dw, g(o.k_bias), dk_.data(), a.ln1.data(), n, H, kv_dim);
-  if (T* dw = g(o.v)) b.matmul_backward_weight(dw, g(o.v_bias), dv_.data(), a.ln1.data(), n, H, kv_dim);
-  b.matmul_backward_input(dln_.data(), dq_.data(), p(o.q), n, H, q_dim, false);
-  b.matmul_backward_input(dln_.data(), dk_.data(), p(o.k), n, H, kv_dim, true);
-  b.matmul_backward_input(dln_.data(), dv_.data(), p(o.v), n, H, kv_dim, true);
+  linear_backward(layer, LinearSlot::Q, dln_.data(), dq_.data(), a.ln1.data(), o.q, o.q_bias, n, H, q_dim, false);
+  linear_backward(layer, LinearSlot::K, dln_.data(), dk_.data(), a.ln1.data(), o.k, o.k_bias, n, H, kv_dim, true);
+  linear_backward(layer, LinearSlot::V, dln_.data(), dv_.data(), a.ln1.data(), o.v, o.v_bias, n, H, kv_dim, true);
   std::memcpy(dx, dmid_.data(), size_t(n * H) * sizeof(T));  // residual path
   b.rmsnorm_backward(dx, g(o.input_norm), dln_.data(), x, p(o.input_norm), a.rstd1.data(), n, H);
+}
+
+template <typename T>
+void Transformer<T>::linear_forward(int64_t layer, LinearSlot slot, T* y, const T* x, size_t w, size_t bias,
+                                    int64_t n, int64_t in, int64_t out) {
+  if (linear_override_ && linear_override_->overrides(layer, slot)) {
+    linear_override_->forward(layer, slot, y, x, p(w), p(bias), n, in, out);
+    return;
+  }
+  if (w == kNoParam)
+    throw Error(std::string("layer ") + std::to_string(layer) + " " + linear_slot_name(slot) +
+                ": the fp32 weight was released (QLoRA) and no adapter provides it");
+  backend_.matmul_forward(y, x, p(w), p(bias), n, in, out);
+}
+
+template <typename T>
+void Transformer<T>::linear_backward(int64_t layer, LinearSlot slot, T* dx, const T* dy, const T* x, size_t w,
+                                     size_t bias, int64_t n, int64_t in, int64_t out, bool accumulate) {
+  if (linear_override_ && linear_override_->overrides(layer, slot)) {
+    linear_override_->backward(layer, slot, dx, dy, x, p(w), n, in, out, accumulate);
+    return;
+  }
+  // Frozen (unrouted) weight: no weight gradient. A bias trains only together with its weight, so
+  // route both (LISA routes whole layers).
+  if (T* dw = g(w)) backend_.matmul_backward_weight(dw, g(bias), dy, x, n, in, out);
+  backend_.matmul_backward_input(dx, dy, p(w), n, in, out, accumulate);
+}
+
+template <typename T>
+void Transformer<T>::release_linear_weights() {
+  std::vector<bool> keep(layout_.params.size(), true);
+  for (size_t i = 0; i < layout_.params.size(); ++i) keep[i] = !ParameterLayout::is_decoder_linear_weight(layout_.params[i].name);
+  ParameterLayout compact = layout_.compacted(keep);
+  TrackedBuffer<T> kept(compact.total);
+  for (const ParamInfo& info : compact.params) {
+    const ParamInfo* old = layout_.find(info.name);
+    std::memcpy(kept.data() + info.offset, params_.data() + old->offset, size_t(info.numel) * sizeof(T));
+  }
+  params_ = std::move(kept);
+  layout_ = std::move(compact);
+  // Offsets moved: routes naming the old ones would be wrong, and grads() had the old size.
+  clear_gradient_routes();
+  grads_.release();
+  for_training_ready_ = false;
 }
 
 template <typename T>
@@ -146,6 +200,7 @@ double Transformer<T>::forward(const int32_t* tokens, const int32_t* targets, in
   nll_.resize(size_t(n));
 
   Backend<T>& b = backend_;
+  if (linear_override_) linear_override_->begin_forward(for_training);
   b.embedding_forward(layer_inputs_[0].data(), tokens_.data(), p(layout_.embed), n, H);
   for (int64_t l = 0; l < c.num_layers; ++l) {
     LayerActivations<T>& a = acts_[keep_all ? size_t(l) : 0];
@@ -170,7 +225,7 @@ template <typename T>
 void Transformer<T>::backward(double grad_scale) {
   if (!for_training_ready_) throw Error("backward() needs a preceding forward(..., for_training=true)");
   for_training_ready_ = false;
-  if (routes_.empty()) ensure_grads();
+  ensure_grads();  // no-op while gradients are routed
   const LlamaConfig& c = config_;
   const int64_t n = batch_ * seq_, H = c.hidden_size, I = c.intermediate_size, V = c.vocab_size;
   const int64_t q_dim = c.num_heads * c.head_dim, kv_dim = c.num_kv_heads * c.head_dim;
@@ -229,26 +284,27 @@ const T* Transformer<T>::decode_step(int32_t token, KvCache<T>& cache) {
   std::vector<T> x(static_cast<size_t>(H)), ln(static_cast<size_t>(H)), q(static_cast<size_t>(q_dim)), att(static_cast<size_t>(q_dim)), mid(static_cast<size_t>(H));
   std::vector<T> gate(static_cast<size_t>(I)), up(static_cast<size_t>(I)), h(static_cast<size_t>(I));
   T rstd;
+  if (linear_override_) linear_override_->begin_forward(false);
   b.embedding_forward(x.data(), &token, p(layout_.embed), 1, H);
   for (int64_t l = 0; l < c.num_layers; ++l) {
     const LayerParamOffsets& o = layout_.layers[size_t(l)];
     T* k_row = cache.keys[size_t(l)].data() + cache.length * kv_dim;
     T* v_row = cache.values[size_t(l)].data() + cache.length * kv_dim;
     b.rmsnorm_forward(ln.data(), &rstd, x.data(), p(o.input_norm), 1, H, c.rms_norm_eps);
-    b.matmul_forward(q.data(), ln.data(), p(o.q), p(o.q_bias), 1, H, q_dim);
-    b.matmul_forward(k_row, ln.data(), p(o.k), p(o.k_bias), 1, H, kv_dim);
-    b.matmul_forward(v_row, ln.data(), p(o.v), p(o.v_bias), 1, H, kv_dim);
+    linear_forward(l, LinearSlot::Q, q.data(), ln.data(), o.q, o.q_bias, 1, H, q_dim);
+    linear_forward(l, LinearSlot::K, k_row, ln.data(), o.k, o.k_bias, 1, H, kv_dim);
+    linear_forward(l, LinearSlot::V, v_row, ln.data(), o.v, o.v_bias, 1, H, kv_dim);
     b.rope(q.data(), &position, inv_freq_.data(), 1, c.num_heads, c.head_dim, false);
     b.rope(k_row, &position, inv_freq_.data(), 1, c.num_kv_heads, c.head_dim, false);
     b.attention_decode(att.data(), q.data(), cache.keys[size_t(l)].data(), cache.values[size_t(l)].data(),
                        cache.length + 1, c.num_heads, c.num_kv_heads, c.head_dim, c.sliding_window);
-    b.matmul_forward(mid.data(), att.data(), p(o.o), p(o.o_bias), 1, q_dim, H);
+    linear_forward(l, LinearSlot::O, mid.data(), att.data(), o.o, o.o_bias, 1, q_dim, H);
     b.add_inplace(mid.data(), x.data(), H);
     b.rmsnorm_forward(ln.data(), &rstd, mid.data(), p(o.post_norm), 1, H, c.rms_norm_eps);
-    b.matmul_forward(gate.data(), ln.data(), p(o.gate), nullptr, 1, H, I);
-    b.matmul_forward(up.data(), ln.data(), p(o.up), nullptr, 1, H, I);
+    linear_forward(l, LinearSlot::Gate, gate.data(), ln.data(), o.gate, kNoParam, 1, H, I);
+    linear_forward(l, LinearSlot::Up, up.data(), ln.data(), o.up, kNoParam, 1, H, I);
     b.swiglu_forward(h.data(), gate.data(), up.data(), I);
-    b.matmul_forward(x.data(), h.data(), p(o.down), nullptr, 1, I, H);
+    linear_forward(l, LinearSlot::Down, x.data(), h.data(), o.down, kNoParam, 1, I, H);
     b.add_inplace(x.data(), mid.data(), H);
   }
   b.rmsnorm_forward(ln.data(), &rstd, x.data(), p(layout_.final_norm), 1, H, c.rms_norm_eps);

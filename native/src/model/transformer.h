@@ -17,6 +17,7 @@
 #include "core/backend.h"
 #include "core/memory.h"
 #include "model/config.h"
+#include "model/linear_override.h"
 #include "model/parameters.h"
 
 namespace tunesmith {
@@ -46,28 +47,56 @@ class Transformer {
   const T* params() const { return params_.data(); }
   T* grads() { return grads_.data(); }
 
-  // Gradient routing, for trainers that train only part of the model (LISA). By default every
+  // Gradient routing: the one frozen-parameter mechanism, for anything that trains only part of
+  // the model (LISA's active layers, an adapter's trainable base tensors). By default every
   // parameter's weight gradient lands in the flat grads() buffer at its own offset. With routes
   // installed, a parameter inside [param_offset, param_offset + count) gets its gradient in that
   // route's `grad` storage, and a parameter outside every route is frozen: backward computes no
   // weight gradient for it (input gradients still flow through it) and grads() is never allocated.
+  // An empty route list freezes every parameter (LoRA with no trainable base tensor).
   struct GradientRoute {
     size_t param_offset = 0;
     size_t count = 0;
     T* grad = nullptr;
   };
-  void set_gradient_routes(std::vector<GradientRoute> routes) { routes_ = std::move(routes); }
-  void clear_gradient_routes() { routes_.clear(); }
+  void set_gradient_routes(std::vector<GradientRoute> routes) {
+    routes_ = std::move(routes);
+    routed_ = true;
+  }
+  void clear_gradient_routes() {
+    routes_.clear();
+    routed_ = false;
+  }
+  bool has_gradient_routes() const { return routed_; }
+  const std::vector<GradientRoute>& gradient_routes() const { return routes_; }
+  // Gradient storage of the parameter starting at `param_offset`, or null when it is frozen.
+  T* grad_of(size_t param_offset) { return g(param_offset); }
+  // Elements that receive weight gradients: the routes' counts when routed, else every parameter.
+  size_t num_grads() const;
   size_t num_params() const { return layout_.total; }
   Backend<T>& backend() { return backend_; }
 
   void set_checkpointing(bool on) { checkpointing_ = on; }
   bool checkpointing() const { return checkpointing_; }
-  void zero_grads() { grads_.zero(); }
-  // Gradients are allocated on first use so an inference-only model does not pay for them.
+  // Zeroes the gradients backward accumulates into: every route's storage when routed, else grads().
+  void zero_grads();
+  // Gradients are allocated on first use so an inference-only model does not pay for them; while
+  // routes are installed the full buffer is not used and is not allocated.
   void ensure_grads() {
-    if (grads_.size() != layout_.total) grads_.resize(layout_.total);
+    if (!routed_ && grads_.size() != layout_.total) grads_.resize(layout_.total);
   }
+  void release_grads() { grads_.release(); }
+
+  // --- Adapters (LoRA, QLoRA; see model/linear_override.h) --------------------------------------
+  // Routes the overridden Linear layers through `o` (not owned; null restores the plain model).
+  // Freezing the base parameters is done with gradient routes (Model::attach_adapter).
+  void set_linear_override(LinearOverride<T>* o) { linear_override_ = o; }
+  LinearOverride<T>* linear_override() const { return linear_override_; }
+  // Frees the fp32 storage of every decoder Linear weight (q..down): QLoRA keeps them as NF4 in the
+  // override instead. Offsets of the remaining parameters change, so gradient routes are cleared
+  // and grads() released: the caller installs routes for the new layout. Every Linear must be
+  // overridden afterwards.
+  void release_linear_weights();
 
   // tokens[batch*seq] (ids checked against the vocab), targets[batch*seq] (< 0 = no loss).
   // Returns the mean loss over targeted tokens (0 when there are none) and keeps what backward
@@ -89,6 +118,12 @@ class Transformer {
   void check_tokens(const int32_t* tokens, int64_t n) const;
   void layer_forward(int64_t layer, const T* x, T* y, LayerActivations<T>& acts);
   void layer_backward(int64_t layer, const T* x, const T* dy, T* dx, LayerActivations<T>& acts);
+  // y = x·Wᵀ (+b), through the linear override when it claims (layer, slot).
+  void linear_forward(int64_t layer, LinearSlot slot, T* y, const T* x, size_t w, size_t bias, int64_t n, int64_t in,
+                      int64_t out);
+  // Weight/bias gradients when trainable, then dx (+)= dy·W.
+  void linear_backward(int64_t layer, LinearSlot slot, T* dx, const T* dy, const T* x, size_t w, size_t bias,
+                       int64_t n, int64_t in, int64_t out, bool accumulate);
   const T* p(size_t offset) const { return offset == kNoParam ? nullptr : params_.data() + offset; }
   T* g(size_t offset);  // gradient storage of the parameter at `offset`; null when frozen
 
@@ -98,7 +133,9 @@ class Transformer {
   std::vector<float> inv_freq_;
   TrackedBuffer<T> params_;
   TrackedBuffer<T> grads_;
-  std::vector<GradientRoute> routes_;  // empty: every parameter trains into grads_
+  std::vector<GradientRoute> routes_;  // with routed_: where gradients go; else all into grads_
+  bool routed_ = false;                 // routes_ in force (even when empty: all frozen)
+  LinearOverride<T>* linear_override_ = nullptr;
   bool checkpointing_ = false;
   bool for_training_ready_ = false;
 

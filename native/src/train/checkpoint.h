@@ -9,8 +9,15 @@
 //                   (seed, step), so its RNG state is the seed and the step
 //   zo              the trainable view's values, ZO momentum / Adam moments, step; perturbations
 //                   are counter-based on (seed, step, query), so that is their whole RNG state
+//                   (over a LoRA adapter the view is the adapter's parameters)
+//   lora (Trainer   the trainable view (base tensors left trainable, then the adapter's A/B),
+//   with a LoRA     AdamW moments or SGD momentum over it, step, and the adapter's count of
+//   adapter)        training forwards: dropout masks are a pure function of (seed, that count),
+//                   so it is their whole RNG state. The frozen base (fp32 or NF4) is not stored:
+//                   resume attaches the same LoRA config to the same base model; a sampled
+//                   fingerprint of the frozen base is checked on load
 //
-// The engine has no dropout, so there is no other RNG. The JSON header records the format
+// There is no other RNG. The JSON header records the format
 // version, the trainer kind, the model's shape and the trainer's options; loading checks the model
 // shape and the options that the saved state depends on, and throws tunesmith::Error naming the
 // file and the field that differs. Files are written atomically (train/checkpoint_file.h).
@@ -30,7 +37,7 @@ namespace tunesmith {
 
 struct CheckpointInfo {
   int64_t format_version = 0;
-  std::string trainer;  // "full", "lisa" or "zo"
+  std::string trainer;  // "full", "lora", "lisa" or "zo"
   int64_t step = 0;     // optimizer steps done when it was written
   std::string header_json;
 };
@@ -42,7 +49,8 @@ void save_checkpoint(const std::string& path, const Trainer& trainer);
 void save_checkpoint(const std::string& path, const LisaTrainer& trainer);
 void save_checkpoint(const std::string& path, const ZoTrainer& trainer);
 
-// Restores weights and trainer state into objects built with the same model and options.
+// Restores weights and trainer state into objects built with the same model and options (for
+// "lora": the same base model with the same LoRA config attached before the Trainer was built).
 void load_checkpoint(const std::string& path, Trainer& trainer);
 void load_checkpoint(const std::string& path, LisaTrainer& trainer);
 void load_checkpoint(const std::string& path, ZoTrainer& trainer);

@@ -39,6 +39,7 @@ LisaTrainer::LisaTrainer(Model& model, const LisaOptions& lisa, const TrainOptio
     : model_(model), lisa_(lisa), options_(train) {
   const LlamaConfig& c = model.config();
   validate_lisa_options(lisa, c.num_layers);
+  if (model.adapter()) throw Error("LISA trains the base model's layers; it cannot run with an adapter (LoRA) attached");
   if (train.optimizer.kind != OptimizerOptions::Kind::AdamW) throw Error("LISA needs the AdamW optimizer");
   if (!(train.optimizer.lr >= 0)) throw Error("learning rate must be >= 0");
   if (train.schedule.kind == ScheduleOptions::Kind::Cosine && train.schedule.total_steps <= 0)

@@ -6,7 +6,7 @@ namespace tunesmith {
 
 TrainableView<float> full_model_view(Model& model) {
   TrainableView<float> view;
-  for (const ParamInfo& p : model.layout().params) view.spans.push_back({model.parameters() + p.offset, p.numel});
+  for (const ParamInfo& p : model.layout().params) view.spans.push_back({model.parameters() + p.offset, p.numel, nullptr, p.name});
   return view;
 }
 

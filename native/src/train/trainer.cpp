@@ -15,8 +15,20 @@ double clip_grad_norm(Backend<float>& backend, float* grads, int64_t n, double m
   return norm;
 }
 
+double clip_grad_norm(Backend<float>& backend, const TrainableView<float>& view, double max_norm) {
+  double sum_sq = 0.0;
+  for (const TrainableSpan<float>& s : view) sum_sq += backend.sum_squares(s.grad, s.count);
+  const double norm = std::sqrt(sum_sq);
+  if (max_norm > 0.0) {
+    const double coef = max_norm / (norm + 1e-6);
+    if (coef < 1.0)
+      for (const TrainableSpan<float>& s : view) backend.scale_inplace(s.grad, coef, s.count);
+  }
+  return norm;
+}
+
 Trainer::Trainer(Model& model, const TrainOptions& options) : model_(model), options_(options) {
-  const size_t n = model.num_parameters();
+  const size_t n = size_t(model.trainable_spans().total());
   if (!(options.optimizer.lr >= 0)) throw Error("learning rate must be >= 0");
   if (options.schedule.kind == ScheduleOptions::Kind::Cosine && options.schedule.total_steps <= 0)
     throw Error("cosine schedule needs total_steps > 0");
@@ -32,9 +44,10 @@ StepResult Trainer::step(const std::vector<TrainBatch>& micro_batches) {
   for (const TrainBatch& b : micro_batches) result.loss += model_.forward_backward(b, scale) * scale;
 
   Backend<float>& backend = model_.backend();
-  const int64_t n = int64_t(model_.num_parameters());
-  float* grads = model_.gradients();
-  result.grad_norm = clip_grad_norm(backend, grads, n, options_.max_grad_norm);
+  const TrainableView<float> spans = model_.trainable_spans();
+  if (size_t(spans.total()) != exp_avg_.size())
+    throw Error("the model's trainable parameters changed since the Trainer was created (adapter attached later?)");
+  result.grad_norm = clip_grad_norm(backend, spans, options_.max_grad_norm);
   result.lr = options_.optimizer.lr * schedule_lr_factor(options_.schedule, step_);
   ++step_;
   const OptimizerOptions& o = options_.optimizer;
@@ -46,7 +59,11 @@ StepResult Trainer::step(const std::vector<TrainBatch>& micro_batches) {
     h.eps = o.eps;
     h.weight_decay = o.weight_decay;
     h.step = step_;
-    backend.adamw_step(model_.parameters(), grads, exp_avg_.data(), exp_avg_sq_.data(), n, h);
+    size_t at = 0;  // each span's optimizer state starts where the previous one's ended
+    for (const TrainableSpan<float>& s : spans) {
+      backend.adamw_step(s.data, s.grad, exp_avg_.data() + at, exp_avg_sq_.data() + at, s.count, h);
+      at += size_t(s.count);
+    }
   } else {
     SgdParams h;
     h.lr = result.lr;
@@ -55,7 +72,11 @@ StepResult Trainer::step(const std::vector<TrainBatch>& micro_batches) {
     h.weight_decay = o.weight_decay;
     h.nesterov = o.nesterov;
     h.first_step = step_ == 1;
-    backend.sgd_step(model_.parameters(), grads, exp_avg_.data(), n, h);
+    size_t at = 0;
+    for (const TrainableSpan<float>& s : spans) {
+      backend.sgd_step(s.data, s.grad, exp_avg_.data() + at, s.count, h);
+      at += size_t(s.count);
+    }
   }
   result.step = step_;
   return result;

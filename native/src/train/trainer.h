@@ -1,6 +1,7 @@
 // One optimizer step = gradient accumulation over micro-batches, optional global-norm clipping
 // (torch.nn.utils.clip_grad_norm_ semantics), the learning-rate schedule, then AdamW or SGD with
-// PyTorch semantics on every parameter.
+// PyTorch semantics on every trainable parameter (Model::trainable_spans: all parameters, or
+// an adapter's parameters plus whatever base parameters it leaves trainable).
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -38,9 +39,13 @@ struct StepResult {
 // Global L2 norm of grads; when max_norm > 0 and the norm exceeds it, scales grads by
 // max_norm / (norm + 1e-6) as PyTorch does. Returns the norm before clipping.
 double clip_grad_norm(Backend<float>& backend, float* grads, int64_t n, double max_norm);
+// The same over several gradient buffers taken together (one global norm).
+double clip_grad_norm(Backend<float>& backend, const TrainableView<float>& view, double max_norm);
 
 class Trainer {
  public:
+  // Attach any adapter to the model before constructing the Trainer: optimizer state is sized to
+  // the model's trainable spans at this point.
   Trainer(Model& model, const TrainOptions& options);
 
   // Each micro-batch's mean loss is scaled by 1/micro_batches.size() (the usual gradient

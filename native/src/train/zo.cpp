@@ -17,7 +17,7 @@ const struct {
 
 bool is_full_model_view(Model& model, const TrainableView<float>& view) {
   const float* expected = model.parameters();
-  for (const ParamSpan<float>& s : view.spans) {
+  for (const TrainableSpan<float>& s : view.spans) {
     if (s.data != expected) return false;
     expected += s.count;
   }
@@ -54,7 +54,8 @@ void validate_zo_options(const ZoOptions& o) {
     throw Error("cosine schedule needs total_steps > 0");
 }
 
-ZoTrainer::ZoTrainer(Model& model, const ZoOptions& options) : ZoTrainer(model, full_model_view(model), options) {}
+ZoTrainer::ZoTrainer(Model& model, const ZoOptions& options)
+    : ZoTrainer(model, model.adapter() ? model.trainable_spans() : full_model_view(model), options) {}
 
 ZoTrainer::ZoTrainer(Model& model, TrainableView<float> view, const ZoOptions& options)
     : model_(model), view_(std::move(view)), options_(options) {
@@ -70,6 +71,8 @@ ZoTrainer::ZoTrainer(Model& model, TrainableView<float> view, const ZoOptions& o
       exp_avg_sq_.resize(n);
       break;
     case ZoMethod::ForwardGrad:
+      if (model.adapter())
+        throw Error("forward-grad cannot run with an adapter attached (its tangent pass covers the base model only)");
       if (!is_full_model_view(model, view_))
         throw Error("forward-grad needs the full-model view (its tangent pass covers the model's own parameters)");
       tangent_.resize(n);

@@ -15,7 +15,7 @@
 // with exact restore there is no fp drift from probing, only from the update itself.
 //
 // No gradient buffer is ever allocated (Model::gradients() stays null). Probe losses run the
-// model in inference mode; there is no dropout in the engine, so the loss is deterministic.
+// model in inference mode, where LoRA dropout is off, so the loss is deterministic.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -98,9 +98,11 @@ ZoProbeResult zo_probe(ThreadPool& pool, TrainableView<T>& view, const LossFn& l
 
 class ZoTrainer {
  public:
-  // Trains every parameter of the model.
+  // Trains the model's trainable parameters: every parameter (full_model_view), or, with an
+  // adapter attached (LoRA / QLoRA), Model::trainable_spans(): the adapter's parameters plus the
+  // base tensors it leaves trainable. The frozen base is never perturbed.
   ZoTrainer(Model& model, const ZoOptions& options);
-  // Trains the given view (e.g. LoRA adapters). ForwardGrad needs the full-model view.
+  // Trains the given view. ForwardGrad needs the full-model view and no adapter.
   ZoTrainer(Model& model, TrainableView<float> view, const ZoOptions& options);
 
   // One ZO step on the mean loss of the micro-batches (they form one batch; no accumulation).
