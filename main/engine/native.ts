@@ -61,10 +61,36 @@ export interface NativeModel {
   numParameters(): number;
   /** log p(tokens[t+1] | tokens[..t]) for each row: batch*(seq-1) values. */
   score(tokens: Int32Array, batch: number, seq: number): Promise<Float32Array>;
+  /** Next-token logits at every position: batch*seq*vocab values. */
+  logits(tokens: Int32Array, batch: number, seq: number): Promise<Float32Array>;
   generate(prompt: Int32Array, options: GenerateOptions, onToken: (id: number) => void): { promise: Promise<Int32Array>; cancel(): void };
+  /** LoRA (QLoRA with quantizeNf4) adapters on the chosen Linear layers; the base is frozen. */
+  attachLora(config: LoraOptions): Promise<void>;
+  /** A PEFT adapter folder onto this base model. */
+  loadAdapter(dir: string, options?: { quantizeNf4?: boolean }): Promise<void>;
+  /** PEFT's adapter_config.json + adapter_model.safetensors. */
+  saveAdapter(dir: string, baseModelName: string): Promise<void>;
+  /** The model with its adapter merged in, as a Hugging Face folder (sharded at maxShardBytes). */
+  saveMerged(baseModelDir: string, outDir: string, options?: { dtype?: 'f32' | 'bf16' | 'f16'; maxShardBytes?: number }): Promise<void>;
+  /** Values the optimizer updates: the adapter (and embeddings/head when trained), or everything. */
+  trainableParameters(): number;
   setCheckpointing(on: boolean): void;
   /** Hugging Face safetensors (f32), written atomically. */
   save(path: string): Promise<void>;
+}
+
+export interface LoraOptions {
+  /** A preset ("attention", "all-linear", "qv") or module names (q, k, v, o, gate, up, down). */
+  targets?: string | string[];
+  r?: number;
+  alpha?: number;
+  rslora?: boolean;
+  dropout?: number;
+  trainEmbeddings?: boolean;
+  trainHead?: boolean;
+  /** QLoRA: the frozen base Linear weights stored as NF4 with double quantization. */
+  quantizeNf4?: boolean;
+  seed?: number;
 }
 
 export interface TrainerOptions {

@@ -6,13 +6,18 @@
 
 #include <algorithm>
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "async_work.h"
 #include "convert.h"
+#include "core/dtype.h"
+#include "core/error.h"
 #include "model/model.h"
+#include "train/lora.h"
+#include "train/lora_export.h"
 
 namespace tunesmith_binding {
 
@@ -21,9 +26,12 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   static Napi::Function define(Napi::Env env) {
     return DefineClass(env, "Model",
                        {InstanceMethod("config", &ModelWrap::Config), InstanceMethod("numParameters", &ModelWrap::NumParameters),
-                        InstanceMethod("score", &ModelWrap::Score), InstanceMethod("generate", &ModelWrap::Generate),
+                        InstanceMethod("score", &ModelWrap::Score), InstanceMethod("logits", &ModelWrap::Logits), InstanceMethod("generate", &ModelWrap::Generate),
                         InstanceMethod("setCheckpointing", &ModelWrap::SetCheckpointing),
-                        InstanceMethod("save", &ModelWrap::Save)});
+                        InstanceMethod("save", &ModelWrap::Save), InstanceMethod("attachLora", &ModelWrap::AttachLora),
+                        InstanceMethod("loadAdapter", &ModelWrap::LoadAdapter), InstanceMethod("saveAdapter", &ModelWrap::SaveAdapter),
+                        InstanceMethod("saveMerged", &ModelWrap::SaveMerged),
+                        InstanceMethod("trainableParameters", &ModelWrap::TrainableParameters)});
   }
 
   explicit ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info) {}
@@ -74,6 +82,30 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
         [m, tokens, batch, seq, out, guard]() {
           std::unique_ptr<BusyGuard> release(guard);
           *out = m->score(tokens, batch, seq);
+        },
+        [out](Napi::Env env) {
+          Napi::Float32Array a = Napi::Float32Array::New(env, out->size());
+          std::copy(out->begin(), out->end(), a.Data());
+          return a;
+        });
+  }
+
+  // logits(tokens: Int32Array, batch, seq) -> Promise<Float32Array [batch*seq*vocab]>
+  Napi::Value Logits(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto tokens = to_tokens(info[0], "tokens");
+    const int64_t batch = info[1].IsNumber() ? info[1].As<Napi::Number>().Int64Value() : 1;
+    const int64_t seq = info[2].IsNumber() ? info[2].As<Napi::Number>().Int64Value() : static_cast<int64_t>(tokens.size());
+    if (batch < 1 || seq < 1 || static_cast<int64_t>(tokens.size()) != batch * seq) throw Napi::RangeError::New(env, "logits: tokens must hold batch*seq ids");
+    claim(env);
+    auto m = model;
+    auto out = std::make_shared<std::vector<float>>();
+    auto* guard = new BusyGuard(busy);
+    return PromiseWorker::run(
+        env,
+        [m, tokens, batch, seq, out, guard]() {
+          std::unique_ptr<BusyGuard> release(guard);
+          *out = m->logits(tokens, batch, seq);
         },
         [out](Napi::Env env) {
           Napi::Float32Array a = Napi::Float32Array::New(env, out->size());
@@ -142,6 +174,89 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
           m->save_safetensors(path);
         },
         [](Napi::Env env) { return env.Undefined(); });
+  }
+
+  // Runs `work(model)` on a worker thread while holding the model; resolves with undefined.
+  Napi::Value run_on_model(Napi::Env env, std::function<void(tunesmith::Model&)> work) {
+    claim(env);
+    auto m = model;
+    auto* guard = new BusyGuard(busy);
+    return PromiseWorker::run(
+        env,
+        [m, work, guard]() {
+          std::unique_ptr<BusyGuard> release(guard);
+          work(*m);
+        },
+        [](Napi::Env env) { return env.Undefined(); });
+  }
+
+  // attachLora({targets: preset | string[], r, alpha, rslora, dropout, trainEmbeddings, trainHead,
+  //             quantizeNf4, seed}) -> Promise<void>. QLoRA when quantizeNf4: the base Linear
+  // weights become NF4 (slow for a big model, hence async).
+  Napi::Value AttachLora(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Object o = info[0].IsObject() ? info[0].As<Napi::Object>() : Napi::Object::New(env);
+    tunesmith::LoraConfig cfg;
+    try {
+      Napi::Value targets = o.Get("targets");
+      if (targets.IsString()) cfg.targets = tunesmith::lora_target_preset(targets.As<Napi::String>().Utf8Value());
+      else if (targets.IsArray()) {
+        cfg.targets.clear();
+        Napi::Array a = targets.As<Napi::Array>();
+        for (uint32_t i = 0; i < a.Length(); ++i) cfg.targets.push_back(tunesmith::parse_linear_slot(a.Get(i).ToString().Utf8Value()));
+      }
+    } catch (const tunesmith::Error& e) {
+      throw Napi::Error::New(env, e.what());
+    }
+    cfg.r = static_cast<int64_t>(number_or(o, "r", 8));
+    cfg.alpha = number_or(o, "alpha", 16);
+    cfg.use_rslora = bool_or(o, "rslora", false);
+    cfg.dropout = number_or(o, "dropout", 0);
+    cfg.train_embeddings = bool_or(o, "trainEmbeddings", false);
+    cfg.train_head = bool_or(o, "trainHead", false);
+    cfg.quantize_base_nf4 = bool_or(o, "quantizeNf4", false);
+    cfg.seed = static_cast<uint64_t>(number_or(o, "seed", 0));
+    return run_on_model(env, [cfg](tunesmith::Model& m) { tunesmith::attach_lora(m, cfg); });
+  }
+
+  // loadAdapter(dir, {quantizeNf4}) -> Promise<void>: a PEFT adapter folder onto this base.
+  Napi::Value LoadAdapter(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsString()) throw Napi::TypeError::New(env, "loadAdapter(dir: string, options?) expected");
+    const std::string dir = info[0].As<Napi::String>().Utf8Value();
+    const bool nf4 = info[1].IsObject() ? bool_or(info[1].As<Napi::Object>(), "quantizeNf4", false) : false;
+    return run_on_model(env, [dir, nf4](tunesmith::Model& m) { tunesmith::load_peft_adapter(m, dir, nf4); });
+  }
+
+  // saveAdapter(dir, baseModelName) -> Promise<void>: PEFT's adapter_config.json + adapter_model.safetensors.
+  Napi::Value SaveAdapter(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsString() || !info[1].IsString()) throw Napi::TypeError::New(env, "saveAdapter(dir: string, baseModelName: string) expected");
+    const std::string dir = info[0].As<Napi::String>().Utf8Value();
+    const std::string base = info[1].As<Napi::String>().Utf8Value();
+    return run_on_model(env, [dir, base](tunesmith::Model& m) { tunesmith::save_peft_adapter(m, dir, base); });
+  }
+
+  // saveMerged(baseModelDir, outDir, {dtype: 'f32'|'bf16'|'f16', maxShardBytes}) -> Promise<void>
+  Napi::Value SaveMerged(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsString() || !info[1].IsString()) throw Napi::TypeError::New(env, "saveMerged(baseModelDir: string, outDir: string, options?) expected");
+    const std::string base = info[0].As<Napi::String>().Utf8Value();
+    const std::string out = info[1].As<Napi::String>().Utf8Value();
+    Napi::Object o = info[2].IsObject() ? info[2].As<Napi::Object>() : Napi::Object::New(env);
+    tunesmith::MergedExportOptions opts;
+    const std::string dtype = string_or(o, "dtype", "bf16");
+    if (dtype == "f32") opts.dtype = tunesmith::DType::F32;
+    else if (dtype == "bf16") opts.dtype = tunesmith::DType::BF16;
+    else if (dtype == "f16") opts.dtype = tunesmith::DType::F16;
+    else throw Napi::Error::New(env, "dtype must be f32, bf16 or f16, got \"" + dtype + "\"");
+    opts.max_shard_bytes = static_cast<uint64_t>(number_or(o, "maxShardBytes", 5e9));
+    return run_on_model(env, [base, out, opts](tunesmith::Model& m) { tunesmith::save_merged_model(m, base, out, opts); });
+  }
+
+  // Values the optimizer updates (adapter, plus embeddings/head when trained; all without an adapter).
+  Napi::Value TrainableParameters(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(loaded(info.Env()).trainable_spans().total()));
   }
 };
 
