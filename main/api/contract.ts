@@ -64,13 +64,18 @@ export const SelfTestSpecSchema = z.object({
 const modelDir = z.string().min(1, 'a model folder is required');
 
 /** Training methods the engine runs. The zo-* names and forward-grad are the zeroth-order family. */
-export const TRAIN_METHODS = ['full', 'lisa', 'zo-sgd', 'zo-sgd-sign', 'zo-sgd-mmt', 'zo-sgd-cons', 'zo-adam', 'forward-grad'] as const;
+export const TRAIN_METHODS = ['full', 'lora', 'qlora', 'lisa', 'zo-sgd', 'zo-sgd-sign', 'zo-sgd-mmt', 'zo-sgd-cons', 'zo-adam', 'forward-grad'] as const;
 export type TrainMethod = (typeof TRAIN_METHODS)[number];
 export const ZO_METHODS: readonly TrainMethod[] = ['zo-sgd', 'zo-sgd-sign', 'zo-sgd-mmt', 'zo-sgd-cons', 'zo-adam', 'forward-grad'];
 
 /** The method family run history groups by. */
-export function methodFamily(method: TrainMethod): 'full' | 'lisa' | 'zo' {
-  return ZO_METHODS.includes(method) ? 'zo' : method === 'lisa' ? 'lisa' : 'full';
+export function methodFamily(method: TrainMethod): 'full' | 'lora' | 'qlora' | 'lisa' | 'zo' {
+  return ZO_METHODS.includes(method) ? 'zo' : (method as 'full' | 'lora' | 'qlora' | 'lisa');
+}
+
+/** Whether a run trains LoRA adapters (its result is an adapter, exportable as PEFT or merged). */
+export function usesAdapter(spec: { method: TrainMethod; zoTarget?: 'all' | 'lora' }): boolean {
+  return spec.method === 'lora' || spec.method === 'qlora' || (ZO_METHODS.includes(spec.method) && spec.zoTarget === 'lora');
 }
 
 /** Fine-tuning of a stored dataset with one of the engine's methods. */
@@ -104,6 +109,16 @@ export const TrainSpecSchema = z.object({
   /** LISA: decoder layers trained at a time (γ) and steps between re-sampling them (K). */
   lisaGamma: z.number().int().min(1).default(2),
   lisaPeriod: z.number().int().min(1).default(20),
+  /** LoRA / QLoRA (and zeroth-order over LoRA): where adapters go and their shape. */
+  loraTargets: z.union([z.enum(['attention', 'all-linear', 'qv']), z.array(z.enum(['q', 'k', 'v', 'o', 'gate', 'up', 'down'])).min(1)]).default('all-linear'),
+  loraR: z.number().int().min(1).max(4096).default(16),
+  loraAlpha: z.number().positive().default(32),
+  loraRslora: z.boolean().default(false),
+  loraDropout: z.number().min(0).max(0.9).default(0.05),
+  loraTrainEmbeddings: z.boolean().default(false),
+  loraTrainHead: z.boolean().default(false),
+  /** Zeroth-order: which parameters are perturbed — all of them, or LoRA adapters. */
+  zoTarget: z.enum(['all', 'lora']).default('all'),
   /** Zeroth-order: perturbation scale ε, directions per step q, one-sided difference. */
   zoEps: z.number().positive().default(1e-3),
   zoQueries: z.number().int().min(1).max(64).default(1),
@@ -120,7 +135,13 @@ export const UserJobSpecSchema = z.discriminatedUnion('kind', [SelfTestSpecSchem
 export type UserJobSpec = z.infer<typeof UserJobSpecSchema>;
 
 /** Per-token log-probabilities, NLL and perplexity of a text. */
-export const ScoreSpecSchema = z.object({ kind: z.literal('score'), model: modelDir, text: z.string().min(1, 'the text is empty') });
+/** Optional with score and generate: a PEFT adapter on the base, and/or an NF4-quantized base. */
+const adapterOptions = {
+  adapter: z.string().min(1).optional(),
+  quant: z.enum(['none', 'nf4']).default('none'),
+};
+
+export const ScoreSpecSchema = z.object({ kind: z.literal('score'), model: modelDir, text: z.string().min(1, 'the text is empty'), ...adapterOptions });
 export type ScoreSpec = z.infer<typeof ScoreSpecSchema>;
 
 /** Continue a prompt, streaming text. temperature 0 is greedy. */
@@ -134,12 +155,27 @@ export const GenerateSpecSchema = z.object({
   topP: z.number().gt(0).max(1).default(1),
   seed: z.number().int().min(0).default(0),
   stop: z.array(z.string().min(1)).default([]),
+  ...adapterOptions,
 });
 export type GenerateSpec = z.infer<typeof GenerateSpecSchema>;
 
+/**
+ * Export a training run: its LoRA adapter in PEFT's layout, or a merged Hugging Face model (adapter
+ * folded into the base; QLoRA onto the dequantized base) in f32, bf16 or f16.
+ */
+export const ExportSpecSchema = z.object({
+  kind: z.literal('export'),
+  run: z.string().min(1, 'a run folder is required'),
+  format: z.enum(['peft', 'merged']),
+  out: z.string().min(1),
+  dtype: z.enum(['f32', 'bf16', 'f16']).default('bf16'),
+  maxShardBytes: z.number().int().min(1_000_000).default(5_000_000_000),
+});
+export type ExportSpec = z.infer<typeof ExportSpecSchema>;
+
 /** Internal jobs the app runs for itself or answers at once (not recorded in run history). */
 export const SystemProbeSpecSchema = z.object({ kind: z.literal('system') });
-export const JobSpecSchema = z.discriminatedUnion('kind', [SelfTestSpecSchema, TrainSpecSchema, SystemProbeSpecSchema, ScoreSpecSchema, GenerateSpecSchema]);
+export const JobSpecSchema = z.discriminatedUnion('kind', [SelfTestSpecSchema, TrainSpecSchema, SystemProbeSpecSchema, ScoreSpecSchema, GenerateSpecSchema, ExportSpecSchema]);
 export type JobSpec = z.infer<typeof JobSpecSchema>;
 
 export const RunStateSchema = z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled']);

@@ -98,3 +98,8 @@ export async function followRun(ctx: AppContext, io: CliIo, runId: number, optio
     unsubscribe();
   }
 }
+
+export function parseQuant(value: string | undefined): 'none' | 'nf4' {
+  if (value === undefined || value === 'none' || value === 'nf4') return value ?? 'none';
+  throw new UsageError(`--quant must be nf4 (or none), got "${value}"`);
+}

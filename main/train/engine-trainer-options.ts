@@ -1,7 +1,24 @@
-// The engine Trainer's options for a training spec: which trainer (full, LISA, zeroth-order) and
-// its hyper-parameters.
-import { ZO_METHODS, type TrainSpec } from '../api/contract.js';
-import type { TrainerOptions } from '../engine/native.js';
+// The engine's options for a training spec: the LoRA adapters to attach (LoRA, QLoRA, zeroth-order
+// over LoRA), which trainer (full, LISA, zeroth-order) and its hyper-parameters. LoRA needs no
+// trainer of its own: once adapters are attached, the model's trainable parameters are the adapters
+// and the ordinary trainer steps those.
+import { usesAdapter, ZO_METHODS, type TrainSpec } from '../api/contract.js';
+import type { LoraOptions, TrainerOptions } from '../engine/native.js';
+
+export function engineLoraOptions(spec: TrainSpec): LoraOptions | null {
+  if (!usesAdapter(spec)) return null;
+  return {
+    targets: spec.loraTargets,
+    r: spec.loraR,
+    alpha: spec.loraAlpha,
+    rslora: spec.loraRslora,
+    dropout: spec.loraDropout,
+    trainEmbeddings: spec.loraTrainEmbeddings,
+    trainHead: spec.loraTrainHead,
+    quantizeNf4: spec.method === 'qlora',
+    seed: spec.seed,
+  };
+}
 
 export function engineTrainerOptions(spec: TrainSpec): TrainerOptions {
   const common: TrainerOptions = {

@@ -1,6 +1,6 @@
 // A training run's folder: run.json (the spec it was started with), checkpoints/ (engine checkpoint
 // files, each with a small JSON sidecar saying which step it holds and how far into the data it
-// was), and model/ (the trained model, written at the end). Every file is written atomically
+// was), and model/ (the trained model) or adapter/ (a trained LoRA adapter), written at the end. Every file is written atomically
 // (temporary name, then rename), so a crash leaves either the old file or the new one.
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -10,12 +10,15 @@ export interface RunFolder {
   dir: string;
   runJson: string;
   checkpoints: string;
+  /** Full-weight methods: the trained model as a Hugging Face folder. */
   model: string;
+  /** Adapter methods (LoRA, QLoRA, ZO over LoRA): the trained adapter as a PEFT folder. */
+  adapter: string;
 }
 
 export function runFolder(dir: string): RunFolder {
   const d = resolve(dir);
-  return { dir: d, runJson: join(d, 'run.json'), checkpoints: join(d, 'checkpoints'), model: join(d, 'model') };
+  return { dir: d, runJson: join(d, 'run.json'), checkpoints: join(d, 'checkpoints'), model: join(d, 'model'), adapter: join(d, 'adapter') };
 }
 
 export function writeJsonAtomic(file: string, value: unknown): void {

@@ -1,6 +1,6 @@
 // tunesmith generate: continue a prompt with a model, streaming the text as it comes.
 import type { GenerateResult } from '../../trainer/jobs/generate.js';
-import { parseIntOption, parseNumberOption, parseOptions, runEphemeralJob, UsageError, withContext, type CliCommand } from '../command.js';
+import { parseIntOption, parseNumberOption, parseOptions, parseQuant, runEphemeralJob, UsageError, withContext, type CliCommand } from '../command.js';
 
 export const generateCommand: CliCommand = {
   name: 'generate',
@@ -15,6 +15,8 @@ export const generateCommand: CliCommand = {
   --top-p P          sample among the likeliest tokens whose probabilities sum to P (default 1: off)
   --seed N           seed for sampling (default 0)
   --stop S           stop at this text (repeatable)
+  --adapter DIR      a PEFT LoRA adapter to apply on the model
+  --quant nf4        generate with the Linear weights quantized to NF4
   --json             print the result as JSON instead of streaming`,
   async run(argv, io) {
     const { values } = parseOptions(argv, {
@@ -26,6 +28,8 @@ export const generateCommand: CliCommand = {
       'top-p': { type: 'string' },
       seed: { type: 'string' },
       stop: { type: 'string', multiple: true },
+      adapter: { type: 'string' },
+      quant: { type: 'string' },
       json: { type: 'boolean' },
     });
     if (!values.model) throw new UsageError('generate needs --model DIR');
@@ -40,6 +44,8 @@ export const generateCommand: CliCommand = {
       topP: parseNumberOption('top-p', values['top-p'], 1, 1e-6, 1),
       seed: parseIntOption('seed', values.seed, 0, 0, 2 ** 31 - 1),
       stop: values.stop ?? [],
+      adapter: values.adapter,
+      quant: parseQuant(values.quant),
     };
     const stream = !values.json;
     if (stream) process.stdout.write(spec.prompt);

@@ -29,11 +29,19 @@ export const trainCommand: CliCommand = {
   --resume RUN_DIR     continue a cancelled or crashed run from its last checkpoint; the loss
                        sequence is exactly the one an uninterrupted run gives
   --checkpoint-every N checkpoint every N steps (default 50; also on cancel)
+  --lora-targets T     LoRA/QLoRA: all-linear (default), attention, qv, or a list like q,v,down
+  --lora-r N           LoRA rank (default 16)
+  --lora-alpha X       LoRA alpha; the update is scaled by alpha/r (default 32)
+  --rslora             scale by alpha/sqrt(r) instead (rank-stabilised LoRA)
+  --lora-dropout X     dropout on the adapter input (default 0.05)
+  --train-embeddings   LoRA: also train the token embeddings in full
+  --train-head         LoRA: also train the LM head in full
   --lisa-gamma N       LISA: decoder layers trained at a time (default 2)
   --lisa-period K      LISA: steps between re-sampling the layers (default 20)
   --zo-eps X           zeroth-order: perturbation scale (default 1e-3)
   --zo-queries Q       zeroth-order: random directions per step (default 1)
   --zo-one-sided       zeroth-order: (L(θ+εz) − L(θ))/ε instead of the central difference
+  --zo-target T        zeroth-order: all (default) parameters, or lora adapters
   --lr X               peak learning rate (default 1e-4)
   --seq-len N          examples longer than N tokens are cut (default 512)
   --batch-size N       examples per micro-batch (default 1)
@@ -80,6 +88,14 @@ export const trainCommand: CliCommand = {
       'zo-eps': { type: 'string' },
       'zo-queries': { type: 'string' },
       'zo-one-sided': { type: 'boolean' },
+      'zo-target': { type: 'string' },
+      'lora-targets': { type: 'string' },
+      'lora-r': { type: 'string' },
+      'lora-alpha': { type: 'string' },
+      rslora: { type: 'boolean' },
+      'lora-dropout': { type: 'string' },
+      'train-embeddings': { type: 'boolean' },
+      'train-head': { type: 'boolean' },
       json: { type: 'boolean' },
     });
     if (values.resume !== undefined) return resumeRun(values.resume, values.steps, values.json ?? false, io);
@@ -115,6 +131,14 @@ export const trainCommand: CliCommand = {
       zoEps: parseNumberOption('zo-eps', values['zo-eps'], 1e-3, 1e-12, 10),
       zoQueries: parseIntOption('zo-queries', values['zo-queries'], 1, 1, 64),
       zoOneSided: values['zo-one-sided'] ?? false,
+      zoTarget: values['zo-target'] ?? 'all',
+      loraTargets: parseLoraTargets(values['lora-targets']),
+      loraR: parseIntOption('lora-r', values['lora-r'], 16, 1, 4096),
+      loraAlpha: parseNumberOption('lora-alpha', values['lora-alpha'], 32, 1e-6, 1e6),
+      loraRslora: values.rslora ?? false,
+      loraDropout: parseNumberOption('lora-dropout', values['lora-dropout'], 0.05, 0, 0.9),
+      loraTrainEmbeddings: values['train-embeddings'] ?? false,
+      loraTrainHead: values['train-head'] ?? false,
     };
     // Validate every option before importing anything.
     const checked = TrainSpecSchema.safeParse({ ...draft, datasetId: 1 });
@@ -142,6 +166,12 @@ export const trainCommand: CliCommand = {
   },
 };
 
+/** A preset name, or a comma-separated list of module names (validated by the spec schema). */
+function parseLoraTargets(value: string | undefined): string | string[] {
+  if (value === undefined) return 'all-linear';
+  return value.includes(',') || ['q', 'k', 'v', 'o', 'gate', 'up', 'down'].includes(value) ? value.split(',').map((t) => t.trim()) : value;
+}
+
 /** Starts a training run and reports on it until it ends. */
 async function startAndFollow(ctx: AppContext, spec: TrainSpec, json: boolean, io: CliIo): Promise<number> {
   const run = ctx.jobs.start(spec);
@@ -152,7 +182,7 @@ async function startAndFollow(ctx: AppContext, spec: TrainSpec, json: boolean, i
   } else if (ended.state === 'succeeded') {
     const r = ended.result as TrainResult;
     const peak = Math.max(0, ...listMetrics(ctx.db, run.id).map((m) => m.memBytes ?? 0));
-    io.out(`done: ${r.stepsDone} steps, final loss ${r.finalLoss?.toFixed(4)}, engine peak memory ${formatBytes(peak)}; model written to ${r.model}`);
+    io.out(`done: ${r.stepsDone} steps, final loss ${r.finalLoss?.toFixed(4)}, ${r.trainableParameters.toLocaleString('en-US')} parameters trained, engine peak memory ${formatBytes(peak)}; ${r.adapter ? `adapter written to ${r.adapter}` : `model written to ${r.model}`}`);
   } else io.err(`training ${ended.state}${ended.error ? `: ${ended.error}` : ''} (run ${run.id})`);
   return ended.state === 'succeeded' ? 0 : 1;
 }

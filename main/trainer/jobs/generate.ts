@@ -1,9 +1,9 @@
 // The `generate` job: continue a prompt with the model, streaming text as it is produced. Stops at
 // the model's stop ids (EOS, end-of-turn), after maxTokens, or at the first stop string.
 import type { GenerateSpec } from '../../api/contract.js';
-import { loadEngine } from '../../engine/native.js';
 import { loadTokenizer } from '../../model/tokenizer.js';
 import type { JobContext } from './job-context.js';
+import { openModel } from './open-model.js';
 
 export interface GenerateResult {
   prompt: string;
@@ -16,7 +16,7 @@ export async function runGenerate(spec: GenerateSpec, ctx: JobContext): Promise<
   const tokenizer = loadTokenizer(spec.model);
   const promptIds = tokenizer.encode(spec.prompt, { addSpecialTokens: true });
   if (promptIds.length === 0) throw new Error('the prompt has no tokens');
-  const model = await loadEngine().loadModel(spec.model);
+  const model = await openModel(spec);
   const context = model.config().maxPositionEmbeddings;
   const maxNewTokens = Math.min(spec.maxTokens, context - promptIds.length);
   if (maxNewTokens <= 0) throw new Error(`the prompt is ${promptIds.length} tokens long and fills the model's context of ${context}`);

@@ -1,9 +1,9 @@
 // The `score` job: per-token log-probabilities of a text under a model, its total NLL and
 // perplexity. The text is tokenized as the model sees it (BOS rules from its tokenizer files).
 import type { ScoreSpec } from '../../api/contract.js';
-import { loadEngine } from '../../engine/native.js';
 import { loadTokenizer } from '../../model/tokenizer.js';
 import type { JobContext } from './job-context.js';
+import { openModel } from './open-model.js';
 
 export interface ScoredToken {
   id: number;
@@ -26,7 +26,7 @@ export async function runScore(spec: ScoreSpec, ctx: JobContext): Promise<ScoreR
   const ids = tokenizer.encode(spec.text, { addSpecialTokens: true });
   if (ids.length < 2) throw new Error(`the text is ${ids.length} token(s) long: at least 2 are needed to score one`);
   ctx.log('info', `loading ${spec.model}`);
-  const model = await loadEngine().loadModel(spec.model);
+  const model = await openModel(spec);
   const context = model.config().maxPositionEmbeddings;
   if (ids.length > context) {
     throw new Error(`the text is ${ids.length} tokens long, more than the model's context of ${context}: score a shorter text`);

@@ -4,7 +4,7 @@
 // writing the trained model as a Hugging Face folder at the end. Cancelling writes a checkpoint
 // first, so a cancelled run can be resumed; so can one that crashed, from its last checkpoint.
 import Database from 'better-sqlite3';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { TrainSpec } from '../../api/contract.js';
 import { getDataset } from '../../../db/datasets.js';
 import { iterateTemplatedExamples } from '../../data/tokenized-dataset.js';
@@ -12,15 +12,18 @@ import { loadEngine, type NativeTrainer } from '../../engine/native.js';
 import { resolveChatTemplate, type BuiltinTemplateName } from '../../model/chat-template.js';
 import { loadTokenizer } from '../../model/tokenizer.js';
 import { EpochOrder, makeMicroBatch, type TrainSequence } from '../../train/batches.js';
-import { engineTrainerOptions } from '../../train/engine-trainer-options.js';
+import { engineLoraOptions, engineTrainerOptions } from '../../train/engine-trainer-options.js';
 import { writeHfFolder } from '../../train/hf-folder.js';
 import { checkpointPath, markCheckpoint, prepareNewRunFolder, readCheckpointMark, runFolder, type RunFolder } from '../../train/run-folder.js';
 import type { JobContext } from './job-context.js';
 
 export interface TrainResult {
   runDir: string;
-  /** The trained model (a Hugging Face folder), or null when cancelled. */
+  /** The trained model (a Hugging Face folder), or null when cancelled or when an adapter was trained. */
   model: string | null;
+  /** The trained LoRA adapter (a PEFT folder), for LoRA, QLoRA and zeroth-order over LoRA. */
+  adapter: string | null;
+  trainableParameters: number;
   stepsDone: number;
   finalLoss: number | null;
   examples: number;
@@ -81,8 +84,11 @@ export async function runTrain(spec: TrainSpec, ctx: JobContext, databasePath: s
   const maxId = Math.max(...sequences.map((s) => Math.max(...s.ids)));
   if (maxId >= config.vocabSize) throw new Error(`the tokenizer produced id ${maxId}, outside the model's vocabulary of ${config.vocabSize}`);
   model.setCheckpointing(spec.checkpointing);
+  const lora = engineLoraOptions(spec);
+  if (lora) await model.attachLora(lora); // before the trainer: it trains what is trainable then
   const trainer = new engine.Trainer(model, engineTrainerOptions(spec));
-  ctx.log('info', `model ${spec.model}: ${model.numParameters().toLocaleString('en-US')} parameters; method ${spec.method}`);
+  const trainable = model.trainableParameters();
+  ctx.log('info', `model ${spec.model}: ${model.numParameters().toLocaleString('en-US')} parameters, ${trainable.toLocaleString('en-US')} trained; method ${spec.method}`);
 
   const order = new EpochOrder(sequences.length, spec.seed);
   const perStep = spec.batchSize * spec.gradAccum;
@@ -126,9 +132,15 @@ export async function runTrain(spec: TrainSpec, ctx: JobContext, databasePath: s
       lastCheckpoint = await writeCheckpoint(trainer, folder, spec, stepsDone, examples, sequences.length);
       ctx.log('info', `cancelled at step ${stepsDone}; checkpoint written, resume with: tunesmith train --resume ${folder.dir}`);
     }
-    return { runDir: folder.dir, model: null, stepsDone, finalLoss, examples: sequences.length, cancelled: true, lastCheckpoint };
+    return { runDir: folder.dir, model: null, adapter: null, trainableParameters: trainable, stepsDone, finalLoss, examples: sequences.length, cancelled: true, lastCheckpoint };
   }
 
+  const done = { runDir: folder.dir, trainableParameters: trainable, stepsDone, finalLoss, examples: sequences.length, cancelled: false, lastCheckpoint };
+  if (lora) {
+    ctx.log('info', `writing the LoRA adapter to ${folder.adapter}`);
+    await model.saveAdapter(folder.adapter, basename(spec.model));
+    return { ...done, model: null, adapter: folder.adapter };
+  }
   ctx.log('info', `writing the trained model to ${folder.model}`);
   const out = await writeHfFolder({
     baseModel: spec.model,
@@ -136,5 +148,5 @@ export async function runTrain(spec: TrainSpec, ctx: JobContext, databasePath: s
     torchDtype: 'float32',
     writeWeights: (dir) => model.save(join(dir, 'model.safetensors')),
   });
-  return { runDir: folder.dir, model: out, stepsDone, finalLoss, examples: sequences.length, cancelled: false, lastCheckpoint };
+  return { ...done, model: out, adapter: null };
 }

@@ -105,6 +105,42 @@ describe.skipIf(!haveAssets)('engine commands', () => {
     }
   });
 
+  it('LoRA and QLoRA: train an adapter, export it as PEFT and merged, score with it', () => {
+    for (const method of ['lora', 'qlora']) {
+      const run = join(tmp.dir, `${method}-run`);
+      const r = tunesmith('train', '--model', stories260K, '--dataset', '1', '--method', method, '--steps', '4', '--lr', '1e-2', '--lora-r', '4', '--lora-alpha', '8', '--lora-targets', 'q,v,down', '--out', run);
+      expect(r.code, `${method}: ${r.stderr}${r.stdout}`).toBe(0);
+      // r=4 on q (64→64), v (64→32) and down (172→64) in 5 layers: 5 × 4 × (128 + 96 + 236) = 9,200.
+      expect(r.stdout).toMatch(/done: 4 steps, .* 9,200 parameters trained, .*adapter written to/);
+      const peft = tunesmith('export', '--run', run, '--format', 'peft', '--out', join(tmp.dir, `${method}-peft`), '--json');
+      expect(peft.code, peft.stderr).toBe(0);
+      expect(existsSync(join(tmp.dir, `${method}-peft`, 'adapter_model.safetensors'))).toBe(true);
+      const merged = tunesmith('export', '--run', run, '--format', 'merged', '--dtype', 'f32', '--out', join(tmp.dir, `${method}-merged`), '--json');
+      expect(merged.code, merged.stderr).toBe(0);
+      expect(JSON.parse(merged.stdout).reloadRelError).toBeLessThan(1e-5);
+
+      const text = 'Lily had a red ball.';
+      const withAdapter = JSON.parse(tunesmith('score', '--model', stories260K, '--adapter', join(tmp.dir, `${method}-peft`), '--text', text, '--json', ...(method === 'qlora' ? ['--quant', 'nf4'] : [])).stdout);
+      const fromMerged = JSON.parse(tunesmith('score', '--model', join(tmp.dir, `${method}-merged`), '--text', text, '--json').stdout);
+      expect(Math.abs(fromMerged.totalNll - withAdapter.totalNll) / withAdapter.totalNll, method).toBeLessThan(1e-4);
+    }
+  });
+
+  it('score --quant nf4 shows what 4-bit costs: close to, and not better than, fp32 on its own story', () => {
+    const text = 'Once upon a time, there was a little girl named Lily. She loved to play outside in the park.';
+    const fp32 = JSON.parse(tunesmith('score', '--model', stories260K, '--text', text, '--json').stdout);
+    const nf4 = JSON.parse(tunesmith('score', '--model', stories260K, '--text', text, '--json', '--quant', 'nf4').stdout);
+    expect(nf4.perplexity).not.toBe(fp32.perplexity);
+    expect(nf4.perplexity / fp32.perplexity).toBeGreaterThan(0.9);
+    expect(nf4.perplexity / fp32.perplexity).toBeLessThan(2);
+  });
+
+  it('export refuses a PEFT export of a full-weight run', () => {
+    const r = tunesmith('export', '--run', join(tmp.dir, 'trained'), '--format', 'peft', '--out', join(tmp.dir, 'nope'));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('trained all weights with full: there is no adapter to export; use --format merged');
+  });
+
   it('explains bad training input before starting', () => {
     const noModel = tunesmith('train', '--model', join(tmp.dir, 'missing'), '--dataset', '1', '--steps', '1', '--out', join(tmp.dir, 'x'));
     expect(noModel.code).toBe(1);
