@@ -3,6 +3,7 @@
 // it into a failed job.
 import { connectToParent } from './child-channel.js';
 import type { JobContext } from './jobs/job-context.js';
+import { runEvaluate } from './jobs/evaluate.js';
 import { runGenerate } from './jobs/generate.js';
 import { runScore } from './jobs/score.js';
 import { runSelfTest } from './jobs/selftest.js';
@@ -39,6 +40,8 @@ async function run(message: Extract<ToTrainer, { type: 'run' }>): Promise<unknow
       return runGenerate(spec, ctx);
     case 'train':
       return runTrainFull(spec, ctx, message.databasePath);
+    case 'evaluate':
+      return runEvaluate(spec, ctx, message.databasePath);
   }
 }
 

@@ -2,6 +2,7 @@
 // in this folder and listing it here.
 import type { CliCommand } from '../command.js';
 import { dataCommand } from './data.js';
+import { estimateCommand } from './estimate.js';
 import { generateCommand } from './generate.js';
 import { infoCommand } from './info.js';
 import { runsCommand } from './runs.js';
@@ -14,6 +15,7 @@ export const commands: CliCommand[] = [
   infoCommand,
   dataCommand,
   trainCommand,
+  estimateCommand,
   scoreCommand,
   generateCommand,
   runsCommand,
