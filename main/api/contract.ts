@@ -499,4 +499,4 @@ export interface ApiClient {
 }
 
 /** Channel names of the Electron bridge (the preload script repeats them: it can import nothing). */
-export const ipcChannels = { request: 'tunesmith:request', event: 'tunesmith:event' } as const;
+export const ipcChannels = { request: 'tunesmith:request', event: 'tunesmith:event', pickFolder: 'tunesmith:pick-folder' } as const;
