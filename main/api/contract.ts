@@ -64,13 +64,26 @@ export const SelfTestSpecSchema = z.object({
 
 const modelDir = z.string().min(1, 'a model folder is required');
 
-/** Fine-tuning of a stored dataset. Only full fine-tuning for now; other methods plug in here. */
+/** Training methods the engine runs. The zo-* names and forward-grad are the zeroth-order family. */
+export const TRAIN_METHODS = ['full', 'lisa', 'zo-sgd', 'zo-sgd-sign', 'zo-sgd-mmt', 'zo-sgd-cons', 'zo-adam', 'forward-grad'] as const;
+export type TrainMethod = (typeof TRAIN_METHODS)[number];
+export const ZO_METHODS: readonly TrainMethod[] = ['zo-sgd', 'zo-sgd-sign', 'zo-sgd-mmt', 'zo-sgd-cons', 'zo-adam', 'forward-grad'];
+
+/** The method family run history groups by. */
+export function methodFamily(method: TrainMethod): 'full' | 'lisa' | 'zo' {
+  return ZO_METHODS.includes(method) ? 'zo' : method === 'lisa' ? 'lisa' : 'full';
+}
+
+/** Fine-tuning of a stored dataset with one of the engine's methods. */
 export const TrainSpecSchema = z.object({
   kind: z.literal('train'),
-  method: z.enum(['full']).default('full'),
+  method: z.enum(TRAIN_METHODS).default('full'),
   model: modelDir,
   datasetId: z.number().int().positive(),
-  /** Where the trained model is written (a Hugging Face folder). */
+  /**
+   * The run folder: run.json (this spec), checkpoints/, and at the end model/ (a Hugging Face folder
+   * of the trained weights). New or empty, unless resuming.
+   */
   out: z.string().min(1),
   steps: z.number().int().min(1).max(10_000_000),
   lr: z.number().positive().max(1).default(1e-4),
@@ -89,6 +102,17 @@ export const TrainSpecSchema = z.object({
   /** Chat template: the model's own or a built-in one. */
   template: z.enum(['model', 'alpaca', 'chatml', 'llama-2', 'llama-3', 'mistral']).optional(),
   threads: z.number().int().min(0).default(0),
+  /** LISA: decoder layers trained at a time (γ) and steps between re-sampling them (K). */
+  lisaGamma: z.number().int().min(1).default(2),
+  lisaPeriod: z.number().int().min(1).default(20),
+  /** Zeroth-order: perturbation scale ε, directions per step q, one-sided difference. */
+  zoEps: z.number().positive().default(1e-3),
+  zoQueries: z.number().int().min(1).max(64).default(1),
+  zoOneSided: z.boolean().default(false),
+  /** Write a checkpoint every N steps (0: only when cancelled); the last two are kept. */
+  checkpointEvery: z.number().int().min(0).default(50),
+  /** Continue from this checkpoint (a file in the run folder's checkpoints/). */
+  resumeFrom: z.string().optional(),
 });
 export type TrainSpec = z.infer<typeof TrainSpecSchema>;
 

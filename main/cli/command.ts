@@ -2,9 +2,11 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { createAppContext, type AppContext } from '../app-context.js';
 import { trainerEntry } from '../paths.js';
-import type { JobSpec } from '../api/contract.js';
+import type { JobSpec, Run } from '../api/contract.js';
 import { forkLauncher } from '../trainer/launcher.js';
 import type { JobListener } from '../trainer/supervisor.js';
+
+import { formatSeconds } from '../common/format.js';
 
 export { formatBytes, formatSeconds } from '../common/format.js';
 
@@ -73,4 +75,26 @@ export function parseNumberOption(name: string, value: string | undefined, fallb
   const n = Number(value);
   if (!Number.isFinite(n) || n < min || n > max) throw new UsageError(`--${name} must be a number from ${min} to ${max}, got "${value}"`);
   return n;
+}
+
+/**
+ * Waits for a recorded run to end, printing its progress lines (with ETA) and logs unless quiet;
+ * Ctrl+C cancels it. `prefix` formats the step counter, e.g. "[3/8] ".
+ */
+export async function followRun(ctx: AppContext, io: CliIo, runId: number, options: { quiet?: boolean; prefix?: (step: number, total: number) => string } = {}): Promise<Run> {
+  const unsubscribe = ctx.hub.subscribe((e) => {
+    if (options.quiet || !('runId' in e) || e.runId !== runId) return;
+    if (e.type === 'run.progress') {
+      const eta = e.etaSeconds === null ? '' : `, ETA ${formatSeconds(e.etaSeconds)}`;
+      io.out(`${options.prefix?.(e.step, e.total) ?? ''}${e.message}${eta}`);
+    } else if (e.type === 'run.log') io.out(e.message);
+  });
+  const stopOnSignal = () => ctx.jobs.cancel(runId);
+  process.once('SIGINT', stopOnSignal);
+  try {
+    return await ctx.jobs.settled(runId);
+  } finally {
+    process.off('SIGINT', stopOnSignal);
+    unsubscribe();
+  }
 }

@@ -68,6 +68,8 @@ export interface NativeModel {
 }
 
 export interface TrainerOptions {
+  /** full: AdamW/SGD over the trainable parameters; lisa: layerwise sampling; zo: zeroth-order. */
+  method?: 'full' | 'lisa' | 'zo';
   optimizer?: 'adamw' | 'sgd';
   lr?: number;
   beta1?: number;
@@ -79,6 +81,14 @@ export interface TrainerOptions {
   warmupSteps?: number;
   totalSteps?: number;
   maxGradNorm?: number;
+  seed?: number;
+  lisaGamma?: number;
+  lisaPeriod?: number;
+  /** zo-sgd, zo-sgd-sign, zo-sgd-mmt, zo-sgd-cons, zo-adam or forward-grad. */
+  zoMethod?: string;
+  zoEps?: number;
+  zoQueries?: number;
+  zoOneSided?: boolean;
 }
 
 export interface MicroBatch {
@@ -95,10 +105,18 @@ export interface StepResult {
   lr: number;
   step: number;
   memory: MemoryStats;
+  /** LISA: the decoder layers trained in this step, and whether it began a new interval. */
+  activeLayers?: number[];
+  switched?: boolean;
+  /** Zeroth-order: the projected gradient (mean over queries). */
+  projectedGrad?: number;
 }
 
 export interface NativeTrainer {
   step(microBatches: MicroBatch[]): Promise<StepResult>;
+  /** Trainable weights, optimizer state, RNG and step counter; written atomically. */
+  saveCheckpoint(path: string): Promise<void>;
+  loadCheckpoint(path: string): Promise<void>;
 }
 
 export interface NativeEngine {

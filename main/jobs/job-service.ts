@@ -2,7 +2,7 @@
 // trainer process, and reported to every UI as events. The database is the source of truth, so
 // history survives a reload or a crash.
 import { existsSync, readFileSync } from 'node:fs';
-import { ApiError, type ApiEvent, type Run, type TrainSpec, type UserJobSpec } from '../api/contract.js';
+import { ApiError, methodFamily, type ApiEvent, type Run, type TrainSpec, type UserJobSpec } from '../api/contract.js';
 import type { EventHub } from '../api/event-hub.js';
 import type { Db } from '../../db/database.js';
 import { getDataset } from '../../db/datasets.js';
@@ -54,7 +54,7 @@ export class JobService {
   }
 
   /** What can be checked before a trainer process starts: a bad path fails now, not minutes later. */
-  private checkTrainingInputs(spec: TrainSpec): { method: TrainSpec['method']; modelId: number; datasetId: number } {
+  private checkTrainingInputs(spec: TrainSpec): { method: ReturnType<typeof methodFamily>; modelId: number; datasetId: number } {
     if (!getDataset(this.db, spec.datasetId)) throw new ApiError('not_found', `no dataset with id ${spec.datasetId}`);
     const configFile = join(spec.model, 'config.json');
     let config: unknown;
@@ -64,7 +64,7 @@ export class JobService {
       throw new ApiError('bad_request', `${configFile}: ${existsSync(configFile) ? `not valid JSON (${(err as Error).message})` : 'not found: is this a Hugging Face model folder?'}`);
     }
     const model = upsertModel(this.db, { path: resolve(spec.model), name: basename(spec.model), config });
-    return { method: spec.method, modelId: model.id, datasetId: spec.datasetId };
+    return { method: methodFamily(spec.method), modelId: model.id, datasetId: spec.datasetId };
   }
 
   cancel(runId: number): boolean {
@@ -105,7 +105,7 @@ function defaultName(spec: UserJobSpec): string {
     case 'selftest':
       return `Engine self-test (${spec.rounds} × ${spec.size}²)`;
     case 'train':
-      return `${spec.method === 'full' ? 'Full fine-tuning' : spec.method} of ${basename(spec.model)} on dataset ${spec.datasetId}`;
+      return `${spec.method === 'full' ? 'Full fine-tuning' : spec.method.toUpperCase()} of ${basename(spec.model)} on dataset ${spec.datasetId}${spec.resumeFrom ? ' (resumed)' : ''}`;
     case 'evaluate':
       return `Held-out loss of ${basename(spec.model)} on dataset ${spec.datasetId} (${spec.split})`;
   }

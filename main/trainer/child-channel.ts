@@ -21,6 +21,8 @@ export function connectToParent(): ChildChannel {
     };
   }
   if (!process.send) throw new Error('the trainer process must be started by the supervisor (no IPC channel)');
+  // If the app dies (even by SIGKILL) the channel closes: stop too, rather than train on unseen.
+  process.on('disconnect', () => process.exit(3));
   return {
     send: (m) => process.send!(m),
     onMessage: (listener) => process.on('message', (m) => listener(m as ToTrainer)),

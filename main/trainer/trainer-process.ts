@@ -7,7 +7,7 @@ import { runEvaluate } from './jobs/evaluate.js';
 import { runGenerate } from './jobs/generate.js';
 import { runScore } from './jobs/score.js';
 import { runSelfTest } from './jobs/selftest.js';
-import { runTrainFull } from './jobs/train-full.js';
+import { runTrain } from './jobs/train.js';
 import { runSystemProbe } from './jobs/system-probe.js';
 import type { ToTrainer } from './protocol.js';
 
@@ -39,7 +39,7 @@ async function run(message: Extract<ToTrainer, { type: 'run' }>): Promise<unknow
     case 'generate':
       return runGenerate(spec, ctx);
     case 'train':
-      return runTrainFull(spec, ctx, message.databasePath);
+      return runTrain(spec, ctx, message.databasePath);
     case 'evaluate':
       return runEvaluate(spec, ctx, message.databasePath);
   }

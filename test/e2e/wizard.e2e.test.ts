@@ -144,7 +144,7 @@ describe.skipIf(!haveAssets)('the wizard in Chromium: stories260K from model to 
 
   it('6. export: the trained folder is shown, reloaded and scores a sample', async () => {
     await goToStep(page, 'Export');
-    expect(await page.getByTestId('export-path').textContent()).toContain(join(home.dir, 'home', 'exports'));
+    expect(await page.getByTestId('export-path').textContent()).toContain(join(home.dir, 'home', 'runs'));
     await page.getByRole('button', { name: 'Check the export' }).click();
     await expect.poll(() => page.getByTestId('export-check').textContent(), { timeout: 30_000 }).toMatch(/Loads: llama, 260,032 parameters.*perplexity \d+\.\d\d/s);
     await noHorizontalScroll(page);

@@ -1,5 +1,5 @@
 // tunesmith selftest: run the engine self-test through a trainer process, with progress.
-import { parseIntOption, parseOptions, withContext, formatSeconds, type CliCommand } from '../command.js';
+import { followRun, parseIntOption, parseOptions, withContext, type CliCommand } from '../command.js';
 
 export const selftestCommand: CliCommand = {
   name: 'selftest',
@@ -15,18 +15,7 @@ export const selftestCommand: CliCommand = {
     const size = parseIntOption('size', values.size, 256, 8, 2048);
     return withContext(io, async (ctx) => {
       const run = ctx.jobs.start({ kind: 'selftest', rounds, size });
-      const unsubscribe = ctx.hub.subscribe((e) => {
-        if (values.json || !('runId' in e) || e.runId !== run.id) return;
-        if (e.type === 'run.progress') {
-          const eta = e.etaSeconds === null ? '' : `, ETA ${formatSeconds(e.etaSeconds)}`;
-          io.out(`[${e.step}/${e.total}] ${e.message}${eta}`);
-        } else if (e.type === 'run.log') io.out(e.message);
-      });
-      const stopOnSignal = () => ctx.jobs.cancel(run.id);
-      process.once('SIGINT', stopOnSignal);
-      const ended = await ctx.jobs.settled(run.id);
-      process.off('SIGINT', stopOnSignal);
-      unsubscribe();
+      const ended = await followRun(ctx, io, run.id, { quiet: values.json, prefix: (step, total) => `[${step}/${total}] ` });
       if (values.json) io.out(JSON.stringify(ended, null, 2));
       else if (ended.state === 'succeeded') {
         const r = ended.result as { maxRelError: number; tolerance: number; meanGflops: number; seconds: number };

@@ -3,24 +3,37 @@
 // recorded like runs started from the app. Ctrl+C cancels.
 import { basename, resolve } from 'node:path';
 import { listMetrics } from '../../../db/metrics.js';
-import { TrainSpecSchema, type TrainSpec } from '../../api/contract.js';
+import { TRAIN_METHODS, TrainSpecSchema, type TrainSpec } from '../../api/contract.js';
 import { describeIssues } from '../../api/dispatch.js';
 import { importDataset, ImportRejectedError } from '../../data/import-dataset.js';
-import type { TrainResult } from '../../trainer/jobs/train-full.js';
-import { formatBytes, formatSeconds, parseIntOption, parseNumberOption, parseOptions, UsageError, withContext, type CliCommand } from '../command.js';
+import type { TrainResult } from '../../trainer/jobs/train.js';
+import { listCheckpoints, readRunSpec, runFolder, checkpointPath } from '../../train/run-folder.js';
+import type { AppContext } from '../../app-context.js';
+import { followRun, formatBytes, parseIntOption, parseNumberOption, parseOptions, UsageError, withContext, type CliCommand, type CliIo } from '../command.js';
 
 export const trainCommand: CliCommand = {
   name: 'train',
   summary: 'Fine-tune a model on a dataset and write the result as a Hugging Face folder',
-  help: `Usage: tunesmith train --model DIR (--data FILE | --dataset ID) --steps N --out DIR [options]
+  help: `Usage: tunesmith train --model DIR (--data FILE | --dataset ID) --steps N --out RUN_DIR [options]
+       tunesmith train --resume RUN_DIR [--steps N]
 
   --model DIR          base model: a Hugging Face folder
   --data FILE          a data file, imported first (see "tunesmith data import" for formats
                        and options; its validation split is held out)
   --dataset ID         a dataset already imported
-  --method M           full (default; more methods are coming)
-  --steps N            optimizer steps
-  --out DIR            where the trained model is written (must be new or empty)
+  --method M           ${TRAIN_METHODS.join(', ')}
+                       (default full)
+  --steps N            optimizer steps (with --resume: a new total, to train longer)
+  --out RUN_DIR        the run folder (must be new or empty): run.json, checkpoints/, and the
+                       trained model in RUN_DIR/model when done
+  --resume RUN_DIR     continue a cancelled or crashed run from its last checkpoint; the loss
+                       sequence is exactly the one an uninterrupted run gives
+  --checkpoint-every N checkpoint every N steps (default 50; also on cancel)
+  --lisa-gamma N       LISA: decoder layers trained at a time (default 2)
+  --lisa-period K      LISA: steps between re-sampling the layers (default 20)
+  --zo-eps X           zeroth-order: perturbation scale (default 1e-3)
+  --zo-queries Q       zeroth-order: random directions per step (default 1)
+  --zo-one-sided       zeroth-order: (L(θ+εz) − L(θ))/ε instead of the central difference
   --lr X               peak learning rate (default 1e-4)
   --seq-len N          examples longer than N tokens are cut (default 512)
   --batch-size N       examples per micro-batch (default 1)
@@ -60,8 +73,16 @@ export const trainCommand: CliCommand = {
       template: { type: 'string' },
       seed: { type: 'string' },
       threads: { type: 'string' },
+      resume: { type: 'string' },
+      'checkpoint-every': { type: 'string' },
+      'lisa-gamma': { type: 'string' },
+      'lisa-period': { type: 'string' },
+      'zo-eps': { type: 'string' },
+      'zo-queries': { type: 'string' },
+      'zo-one-sided': { type: 'boolean' },
       json: { type: 'boolean' },
     });
+    if (values.resume !== undefined) return resumeRun(values.resume, values.steps, values.json ?? false, io);
     if (!values.model) throw new UsageError('train needs --model DIR');
     if ((values.data === undefined) === (values.dataset === undefined)) throw new UsageError('train needs exactly one of --data FILE or --dataset ID');
     if (!values.steps) throw new UsageError('train needs --steps N');
@@ -88,6 +109,12 @@ export const trainCommand: CliCommand = {
       template: values.template,
       seed: parseIntOption('seed', values.seed, 0, 0, 2 ** 31 - 1),
       threads: parseIntOption('threads', values.threads, 0, 0, 1024),
+      checkpointEvery: parseIntOption('checkpoint-every', values['checkpoint-every'], 50, 0, 10_000_000),
+      lisaGamma: parseIntOption('lisa-gamma', values['lisa-gamma'], 2, 1, 100_000),
+      lisaPeriod: parseIntOption('lisa-period', values['lisa-period'], 20, 1, 10_000_000),
+      zoEps: parseNumberOption('zo-eps', values['zo-eps'], 1e-3, 1e-12, 10),
+      zoQueries: parseIntOption('zo-queries', values['zo-queries'], 1, 1, 64),
+      zoOneSided: values['zo-one-sided'] ?? false,
     };
     // Validate every option before importing anything.
     const checked = TrainSpecSchema.safeParse({ ...draft, datasetId: 1 });
@@ -110,29 +137,33 @@ export const trainCommand: CliCommand = {
           throw err;
         }
       }
-      const spec: TrainSpec = { ...checked.data, datasetId };
-      const run = ctx.jobs.start(spec);
-      io.out(`run ${run.id}: ${run.name}`);
-      const unsubscribe = ctx.hub.subscribe((e) => {
-        if (values.json || !('runId' in e) || e.runId !== run.id) return;
-        if (e.type === 'run.progress') {
-          const eta = e.etaSeconds === null ? '' : `, ETA ${formatSeconds(e.etaSeconds)}`;
-          io.out(`${e.message}${eta}`);
-        } else if (e.type === 'run.log') io.out(e.message);
-      });
-      const stopOnSignal = () => ctx.jobs.cancel(run.id);
-      process.once('SIGINT', stopOnSignal);
-      const ended = await ctx.jobs.settled(run.id);
-      process.off('SIGINT', stopOnSignal);
-      unsubscribe();
-      if (values.json) {
-        io.out(JSON.stringify(ended, null, 2));
-      } else if (ended.state === 'succeeded') {
-        const r = ended.result as TrainResult;
-        const peak = Math.max(0, ...listMetrics(ctx.db, run.id).map((m) => m.memBytes ?? 0));
-        io.out(`done: ${r.stepsDone} steps, final loss ${r.finalLoss?.toFixed(4)}, engine peak memory ${formatBytes(peak)}; model written to ${r.out}`);
-      } else io.err(`training ${ended.state}${ended.error ? `: ${ended.error}` : ''} (run ${run.id})`);
-      return ended.state === 'succeeded' ? 0 : 1;
+      return startAndFollow(ctx, { ...checked.data, datasetId }, values.json ?? false, io);
     });
   },
 };
+
+/** Starts a training run and reports on it until it ends. */
+async function startAndFollow(ctx: AppContext, spec: TrainSpec, json: boolean, io: CliIo): Promise<number> {
+  const run = ctx.jobs.start(spec);
+  io.out(`run ${run.id}: ${run.name}`);
+  const ended = await followRun(ctx, io, run.id, { quiet: json });
+  if (json) {
+    io.out(JSON.stringify(ended, null, 2));
+  } else if (ended.state === 'succeeded') {
+    const r = ended.result as TrainResult;
+    const peak = Math.max(0, ...listMetrics(ctx.db, run.id).map((m) => m.memBytes ?? 0));
+    io.out(`done: ${r.stepsDone} steps, final loss ${r.finalLoss?.toFixed(4)}, engine peak memory ${formatBytes(peak)}; model written to ${r.model}`);
+  } else io.err(`training ${ended.state}${ended.error ? `: ${ended.error}` : ''} (run ${run.id})`);
+  return ended.state === 'succeeded' ? 0 : 1;
+}
+
+/** --resume RUN_DIR: the run's own spec, from its newest complete checkpoint. */
+async function resumeRun(dir: string, steps: string | undefined, json: boolean, io: CliIo): Promise<number> {
+  const folder = runFolder(dir);
+  const spec = readRunSpec(folder);
+  const last = listCheckpoints(folder).at(-1);
+  if (!last) throw new Error(`${folder.checkpoints} holds no complete checkpoint to resume from`);
+  const total = parseIntOption('steps', steps, spec.steps, last.step + 1, 10_000_000);
+  io.out(`resuming ${folder.dir} from step ${last.step} of ${total}`);
+  return withContext(io, (ctx) => startAndFollow(ctx, { ...spec, steps: total, resumeFrom: checkpointPath(folder, last.step) }, json, io));
+}

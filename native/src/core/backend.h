@@ -67,7 +67,7 @@ class Backend {
   // --- RMSNorm: out = (x · rsqrt(mean(x²) + eps)) · w ------------------------------------------
   // rstd[n] is saved for the backward pass.
   virtual void rmsnorm_forward(T* out, T* rstd, const T* x, const T* w, int64_t n, int64_t dim, double eps) = 0;
-  // dx[n, dim] += ∂/∂x;  dw[dim] += ∂/∂w.
+  // dx[n, dim] += ∂/∂x;  dw[dim] += ∂/∂w (dw may be null: a frozen weight, no weight gradient).
   virtual void rmsnorm_backward(T* dx, T* dw, const T* dout, const T* x, const T* w, const T* rstd, int64_t n,
                                 int64_t dim) = 0;
 

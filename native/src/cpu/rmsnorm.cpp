@@ -38,6 +38,7 @@ void rmsnorm_backward(ThreadPool& pool, T* dx, T* dw, const T* dout, const T* x,
     }
   });
   // dw: threads split the feature columns, each sums over all tokens in order (deterministic).
+  if (!dw) return;  // frozen weight
   pool.parallel_for(dim, [&](int64_t begin, int64_t end) {
     for (int64_t t = 0; t < n; ++t) {
       const T* xr = x + t * dim;

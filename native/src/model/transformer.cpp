@@ -35,6 +35,15 @@ Transformer<T>::Transformer(const LlamaConfig& config, Backend<T>& backend)
 }
 
 template <typename T>
+T* Transformer<T>::g(size_t offset) {
+  if (offset == kNoParam) return nullptr;
+  if (routes_.empty()) return grads_.data() + offset;
+  for (const GradientRoute& r : routes_)
+    if (offset >= r.param_offset && offset < r.param_offset + r.count) return r.grad + (offset - r.param_offset);
+  return nullptr;
+}
+
+template <typename T>
 void Transformer<T>::check_tokens(const int32_t* tokens, int64_t n) const {
   for (int64_t i = 0; i < n; ++i)
     if (tokens[i] < 0 || tokens[i] >= config_.vocab_size)
@@ -77,27 +86,27 @@ void Transformer<T>::layer_backward(int64_t layer, const T* x, const T* dy, T* d
   Backend<T>& b = backend_;
 
   // MLP: y = m + h·Wdᵀ
-  b.matmul_backward_weight(g(o.down), nullptr, dy, a.h.data(), n, I, H);
+  if (T* dw = g(o.down)) b.matmul_backward_weight(dw, nullptr, dy, a.h.data(), n, I, H);
   b.matmul_backward_input(dh_.data(), dy, p(o.down), n, I, H, false);
   b.swiglu_backward(dgate_.data(), dup_.data(), dh_.data(), a.gate.data(), a.up.data(), n * I);
-  b.matmul_backward_weight(g(o.gate), nullptr, dgate_.data(), a.ln2.data(), n, H, I);
-  b.matmul_backward_weight(g(o.up), nullptr, dup_.data(), a.ln2.data(), n, H, I);
+  if (T* dw = g(o.gate)) b.matmul_backward_weight(dw, nullptr, dgate_.data(), a.ln2.data(), n, H, I);
+  if (T* dw = g(o.up)) b.matmul_backward_weight(dw, nullptr, dup_.data(), a.ln2.data(), n, H, I);
   b.matmul_backward_input(dln_.data(), dgate_.data(), p(o.gate), n, H, I, false);
   b.matmul_backward_input(dln_.data(), dup_.data(), p(o.up), n, H, I, true);
   std::memcpy(dmid_.data(), dy, size_t(n * H) * sizeof(T));  // residual path
   b.rmsnorm_backward(dmid_.data(), g(o.post_norm), dln_.data(), a.mid.data(), p(o.post_norm), a.rstd2.data(), n, H);
 
   // Attention: m = x + att·Woᵀ (+bo)
-  b.matmul_backward_weight(g(o.o), g(o.o_bias), dmid_.data(), a.att.data(), n, q_dim, H);
+  if (T* dw = g(o.o)) b.matmul_backward_weight(dw, g(o.o_bias), dmid_.data(), a.att.data(), n, q_dim, H);
   b.matmul_backward_input(datt_.data(), dmid_.data(), p(o.o), n, q_dim, H, false);
   AttentionShape s{batch_, seq_, c.num_heads, c.num_kv_heads, c.head_dim, c.sliding_window};
   b.attention_backward(dq_.data(), dk_.data(), dv_.data(), datt_.data(), a.probs.data(), a.q.data(), a.k.data(),
                        a.v.data(), s);
   b.rope(dq_.data(), positions_.data(), inv_freq_.data(), n, c.num_heads, c.head_dim, true);
   b.rope(dk_.data(), positions_.data(), inv_freq_.data(), n, c.num_kv_heads, c.head_dim, true);
-  b.matmul_backward_weight(g(o.q), g(o.q_bias), dq_.data(), a.ln1.data(), n, H, q_dim);
-  b.matmul_backward_weight(g(o.k), g(o.k_bias), dk_.data(), a.ln1.data(), n, H, kv_dim);
-  b.matmul_backward_weight(g(o.v), g(o.v_bias), dv_.data(), a.ln1.data(), n, H, kv_dim);
+  if (T* dw = g(o.q)) b.matmul_backward_weight(dw, g(o.q_bias), dq_.data(), a.ln1.data(), n, H, q_dim);
+  if (T* dw = g(o.k)) b.matmul_backward_weight(dw, g(o.k_bias), dk_.data(), a.ln1.data(), n, H, kv_dim);
+  if (T* dw = g(o.v)) b.matmul_backward_weight(dw, g(o.v_bias), dv_.data(), a.ln1.data(), n, H, kv_dim);
   b.matmul_backward_input(dln_.data(), dq_.data(), p(o.q), n, H, q_dim, false);
   b.matmul_backward_input(dln_.data(), dk_.data(), p(o.k), n, H, kv_dim, true);
   b.matmul_backward_input(dln_.data(), dv_.data(), p(o.v), n, H, kv_dim, true);
@@ -161,7 +170,7 @@ template <typename T>
 void Transformer<T>::backward(double grad_scale) {
   if (!for_training_ready_) throw Error("backward() needs a preceding forward(..., for_training=true)");
   for_training_ready_ = false;
-  ensure_grads();
+  if (routes_.empty()) ensure_grads();
   const LlamaConfig& c = config_;
   const int64_t n = batch_ * seq_, H = c.hidden_size, I = c.intermediate_size, V = c.vocab_size;
   const int64_t q_dim = c.num_heads * c.head_dim, kv_dim = c.num_kv_heads * c.head_dim;
@@ -176,7 +185,7 @@ void Transformer<T>::backward(double grad_scale) {
 
   // Head: logits buffer becomes dlogits.
   b.cross_entropy_backward(logits_.data(), logits_.data(), targets_.data(), n, V, grad_scale / double(targeted_));
-  b.matmul_backward_weight(g(layout_.lm_head), nullptr, logits_.data(), final_norm_.data(), n, H, V);
+  if (T* dw = g(layout_.lm_head)) b.matmul_backward_weight(dw, nullptr, logits_.data(), final_norm_.data(), n, H, V);
   b.matmul_backward_input(dln_.data(), logits_.data(), p(layout_.lm_head), n, H, V, false);
   T* dx = dx_a_.data();
   T* dx_next = dx_b_.data();
@@ -192,7 +201,7 @@ void Transformer<T>::backward(double grad_scale) {
     layer_backward(l, layer_inputs_[size_t(l)].data(), dx, dx_next, a);
     std::swap(dx, dx_next);
   }
-  b.embedding_backward(g(layout_.embed), dx, tokens_.data(), n, H);
+  if (T* dtable = g(layout_.embed)) b.embedding_backward(dtable, dx, tokens_.data(), n, H);
 }
 
 template <typename T>

@@ -45,6 +45,19 @@ class Transformer {
   T* params() { return params_.data(); }
   const T* params() const { return params_.data(); }
   T* grads() { return grads_.data(); }
+
+  // Gradient routing, for trainers that train only part of the model (LISA). By default every
+  // parameter's weight gradient lands in the flat grads() buffer at its own offset. With routes
+  // installed, a parameter inside [param_offset, param_offset + count) gets its gradient in that
+  // route's `grad` storage, and a parameter outside every route is frozen: backward computes no
+  // weight gradient for it (input gradients still flow through it) and grads() is never allocated.
+  struct GradientRoute {
+    size_t param_offset = 0;
+    size_t count = 0;
+    T* grad = nullptr;
+  };
+  void set_gradient_routes(std::vector<GradientRoute> routes) { routes_ = std::move(routes); }
+  void clear_gradient_routes() { routes_.clear(); }
   size_t num_params() const { return layout_.total; }
   Backend<T>& backend() { return backend_; }
 
@@ -77,7 +90,7 @@ class Transformer {
   void layer_forward(int64_t layer, const T* x, T* y, LayerActivations<T>& acts);
   void layer_backward(int64_t layer, const T* x, const T* dy, T* dx, LayerActivations<T>& acts);
   const T* p(size_t offset) const { return offset == kNoParam ? nullptr : params_.data() + offset; }
-  T* g(size_t offset) { return offset == kNoParam ? nullptr : grads_.data() + offset; }
+  T* g(size_t offset);  // gradient storage of the parameter at `offset`; null when frozen
 
   LlamaConfig config_;
   ParameterLayout layout_;
@@ -85,6 +98,7 @@ class Transformer {
   std::vector<float> inv_freq_;
   TrackedBuffer<T> params_;
   TrackedBuffer<T> grads_;
+  std::vector<GradientRoute> routes_;  // empty: every parameter trains into grads_
   bool checkpointing_ = false;
   bool for_training_ready_ = false;
 

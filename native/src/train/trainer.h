@@ -49,6 +49,7 @@ class Trainer {
   int64_t steps_done() const { return step_; }
 
  private:
+  friend struct CheckpointAccess;  // train/checkpoint.cpp saves and restores the optimizer state
   Model& model_;
   TrainOptions options_;
   TrackedBuffer<float> exp_avg_, exp_avg_sq_;  // AdamW moments, or SGD momentum in exp_avg_

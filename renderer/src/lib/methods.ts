@@ -12,13 +12,18 @@ export interface MethodInfo {
   available: boolean;
 }
 
+/** The engine's method name a card starts (zeroth-order starts MeZO's ZO-SGD). */
+export function engineMethod(id: TrainMethod): 'full' | 'lisa' | 'zo-sgd' | null {
+  return id === 'full' ? 'full' : id === 'lisa' ? 'lisa' : id === 'zo' ? 'zo-sgd' : null;
+}
+
 export const methodInfos: MethodInfo[] = [
   {
     id: 'lisa',
     name: 'LISA',
     when: 'Pick it for near full fine-tuning quality on a large model with LoRA-like memory: a few randomly chosen layers train at a time.',
-    defaults: { lr: 1e-5, lisaLayers: 2, note: 'γ = 2 layers, resampled every 50 steps, lr 1e-5' },
-    available: false,
+    defaults: { lr: 1e-5, lisaLayers: 2, note: 'γ = 2 layers, resampled every 20 steps, lr 1e-5' },
+    available: true,
   },
   {
     id: 'qlora',
@@ -45,7 +50,7 @@ export const methodInfos: MethodInfo[] = [
     id: 'zo',
     name: 'Zeroth-order (MeZO)',
     when: 'Pick it when even QLoRA does not fit: it learns from forward passes only, at inference memory, but needs many more steps.',
-    defaults: { lr: 1e-6, note: 'lr 1e-6, perturbation ε 1e-3, SGD' },
-    available: false,
+    defaults: { lr: 1e-6, note: 'ZO-SGD, lr 1e-6, perturbation ε 1e-3, one direction per step' },
+    available: true,
   },
 ];

@@ -25,7 +25,9 @@ export function series(points: MetricPoint[], key: Exclude<keyof MetricPoint, 's
 }
 
 export interface TrainRunResult {
-  out: string | null;
+  runDir: string;
+  /** The trained model (a Hugging Face folder inside the run folder), or null when cancelled. */
+  model: string | null;
   stepsDone: number;
   finalLoss: number | null;
   examples: number;

@@ -71,7 +71,8 @@ describe.skipIf(!haveAssets)('engine commands', () => {
     expect(r.code, r.stderr + r.stdout).toBe(0);
     expect(r.stdout).toMatch(/imported .* as dataset 1/);
     expect(r.stdout).toMatch(/step 6\/6: loss \d+\.\d+, lr .*, \d+ tok\/s/);
-    for (const f of ['config.json', 'model.safetensors', 'tokenizer.json']) expect(existsSync(join(out, f)), f).toBe(true);
+    for (const f of ['config.json', 'model.safetensors', 'tokenizer.json']) expect(existsSync(join(out, 'model', f)), f).toBe(true);
+    expect(existsSync(join(out, 'run.json'))).toBe(true);
 
     const db = openDatabase(join(tmp.dir, 'home', 'tunesmith.db'));
     const metrics = listMetrics(db, 1);
@@ -79,19 +80,29 @@ describe.skipIf(!haveAssets)('engine commands', () => {
     expect(metrics.map((m) => m.step)).toEqual([1, 2, 3, 4, 5, 6]);
     expect(metrics.at(-1)!.loss!).toBeLessThan(metrics[0]!.loss!);
 
-    const s = tunesmith('score', '--model', out, '--text', 'Lily had a red ball.', '--json');
+    const s = tunesmith('score', '--model', join(out, 'model'), '--text', 'Lily had a red ball.', '--json');
     expect(s.code, s.stderr).toBe(0);
-    // Refuses to overwrite the folder it just wrote.
+    // Refuses to overwrite the run folder it just wrote.
     const again = tunesmith('train', '--model', stories260K, '--dataset', '1', '--steps', '1', '--out', out);
     expect(again.code).toBe(1);
-    expect(again.stderr).toContain('already exists and is not empty');
+    expect(again.stderr).toContain('already exists and is not empty: choose a new folder, or resume it with --resume');
   });
 
   it('train on the random model with SGD and checkpointing', () => {
     const out = join(tmp.dir, 'trained-random');
     const r = tunesmith('train', '--model', randomModel, '--dataset', '1', '--steps', '3', '--optimizer', 'sgd', '--momentum', '0.9', '--lr', '0.05', '--checkpointing', '--schedule', 'constant', '--out', out);
     expect(r.code, r.stderr + r.stdout).toBe(0);
-    expect(existsSync(join(out, 'model.safetensors'))).toBe(true);
+    expect(existsSync(join(out, 'model', 'model.safetensors'))).toBe(true);
+  });
+
+  it('trains with every method the engine has', () => {
+    for (const method of ['lisa', 'zo-sgd', 'zo-sgd-sign', 'zo-sgd-mmt', 'zo-sgd-cons', 'zo-adam', 'forward-grad']) {
+      const out = join(tmp.dir, `method-${method}`);
+      const r = tunesmith('train', '--model', randomModel, '--dataset', '1', '--method', method, '--steps', '2', '--lr', '1e-4', '--lisa-gamma', '1', '--out', out);
+      expect(r.code, `${method}: ${r.stderr}${r.stdout}`).toBe(0);
+      expect(r.stdout, method).toMatch(method === 'lisa' ? /step 2\/2: .*layers \d/ : /step 2\/2: .*projected grad/);
+      expect(existsSync(join(out, 'model', 'model.safetensors')), method).toBe(true);
+    }
   });
 
   it('explains bad training input before starting', () => {

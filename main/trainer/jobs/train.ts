@@ -1,0 +1,140 @@
+// The `train` job: fine-tunes a model on a stored dataset's training split (templated for the model,
+// responses only by default) with the engine's method of choice (full, LISA, zeroth-order),
+// reporting a metric and a progress line per optimizer step, checkpointing into the run folder, and
+// writing the trained model as a Hugging Face folder at the end. Cancelling writes a checkpoint
+// first, so a cancelled run can be resumed; so can one that crashed, from its last checkpoint.
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
+import type { TrainSpec } from '../../api/contract.js';
+import { getDataset } from '../../../db/datasets.js';
+import { iterateTemplatedExamples } from '../../data/tokenized-dataset.js';
+import { loadEngine, type NativeTrainer } from '../../engine/native.js';
+import { resolveChatTemplate, type BuiltinTemplateName } from '../../model/chat-template.js';
+import { loadTokenizer } from '../../model/tokenizer.js';
+import { EpochOrder, makeMicroBatch, type TrainSequence } from '../../train/batches.js';
+import { engineTrainerOptions } from '../../train/engine-trainer-options.js';
+import { writeHfFolder } from '../../train/hf-folder.js';
+import { checkpointPath, markCheckpoint, prepareNewRunFolder, readCheckpointMark, runFolder, type RunFolder } from '../../train/run-folder.js';
+import type { JobContext } from './job-context.js';
+
+export interface TrainResult {
+  runDir: string;
+  /** The trained model (a Hugging Face folder), or null when cancelled. */
+  model: string | null;
+  stepsDone: number;
+  finalLoss: number | null;
+  examples: number;
+  cancelled: boolean;
+  /** The checkpoint to resume from, when one was written. */
+  lastCheckpoint: string | null;
+}
+
+/** The training split, tokenized; examples with nothing to learn (no target token) are dropped. */
+function loadSequences(databasePath: string, spec: TrainSpec, ctx: JobContext): { sequences: TrainSequence[]; padId: number } {
+  const db = new Database(databasePath, { readonly: true, fileMustExist: true });
+  try {
+    const dataset = getDataset(db, spec.datasetId);
+    if (!dataset) throw new Error(`no dataset with id ${spec.datasetId}`);
+    const tokenizer = loadTokenizer(spec.model);
+    const template = resolveChatTemplate(tokenizer, spec.template ?? ((dataset.template ?? undefined) as BuiltinTemplateName | 'model' | undefined));
+    const sequences: TrainSequence[] = [];
+    let dropped = 0;
+    let truncated = 0;
+    for (const row of iterateTemplatedExamples(db, spec.datasetId, tokenizer, template, {
+      split: 'train',
+      trainOnResponsesOnly: spec.responsesOnly,
+      maxTokens: spec.seqLen,
+    })) {
+      if (row.truncated) truncated++;
+      if (row.ids.length < 2 || !row.mask.some((m, i) => m === 1 && i > 0)) dropped++;
+      else sequences.push({ ids: row.ids, mask: row.mask });
+    }
+    if (sequences.length === 0) throw new Error(`dataset ${spec.datasetId} ("${dataset.name}") has no training example with a token to learn`);
+    ctx.log('info', `dataset "${dataset.name}": ${sequences.length} training examples${dropped ? `, ${dropped} without targets skipped` : ''}${truncated ? `, ${truncated} cut to ${spec.seqLen} tokens` : ''}`);
+    const padId = tokenizer.eosTokenId ?? tokenizer.bosTokenId ?? 0;
+    return { sequences, padId };
+  } finally {
+    db.close();
+  }
+}
+
+async function writeCheckpoint(trainer: NativeTrainer, folder: RunFolder, spec: TrainSpec, step: number, examples: number, trainExamples: number): Promise<string> {
+  const path = checkpointPath(folder, step);
+  await trainer.saveCheckpoint(path);
+  markCheckpoint(folder, { step, examples, datasetId: spec.datasetId, trainExamples });
+  return path;
+}
+
+export async function runTrain(spec: TrainSpec, ctx: JobContext, databasePath: string | null): Promise<TrainResult> {
+  if (!databasePath) throw new Error('the trainer process was started without a database to read the dataset from');
+  const folder = runFolder(spec.out);
+  const resume = spec.resumeFrom ? readCheckpointMark(spec.resumeFrom) : null;
+  if (!resume) prepareNewRunFolder(folder, spec); // fail before any work, not after it
+  const { sequences, padId } = loadSequences(databasePath, spec, ctx);
+  if (resume && resume.trainExamples !== sequences.length) {
+    throw new Error(`dataset ${spec.datasetId} now gives ${sequences.length} training examples, the checkpoint was made with ${resume.trainExamples}: it cannot be resumed exactly`);
+  }
+
+  const engine = loadEngine();
+  const model = await engine.loadModel(spec.model, { threads: spec.threads });
+  const config = model.config();
+  const maxId = Math.max(...sequences.map((s) => Math.max(...s.ids)));
+  if (maxId >= config.vocabSize) throw new Error(`the tokenizer produced id ${maxId}, outside the model's vocabulary of ${config.vocabSize}`);
+  model.setCheckpointing(spec.checkpointing);
+  const trainer = new engine.Trainer(model, engineTrainerOptions(spec));
+  ctx.log('info', `model ${spec.model}: ${model.numParameters().toLocaleString('en-US')} parameters; method ${spec.method}`);
+
+  const order = new EpochOrder(sequences.length, spec.seed);
+  const perStep = spec.batchSize * spec.gradAccum;
+  let stepsDone = 0;
+  let examples = 0;
+  if (resume) {
+    await trainer.loadCheckpoint(spec.resumeFrom!);
+    // The data order is a pure function of the seed: replay it up to where the checkpoint was.
+    for (; examples < resume.examples; examples++) order.take();
+    stepsDone = resume.step;
+    ctx.log('info', `resumed from ${spec.resumeFrom} at step ${stepsDone}`);
+  }
+
+  let cancelled = false;
+  ctx.onCancel(() => (cancelled = true));
+  let finalLoss: number | null = null;
+  let lastCheckpoint: string | null = spec.resumeFrom ?? null;
+  while (stepsDone < spec.steps && !cancelled) {
+    const step = stepsDone + 1;
+    const micro = Array.from({ length: spec.gradAccum }, () =>
+      makeMicroBatch(Array.from({ length: spec.batchSize }, () => sequences[order.take()]!), padId),
+    );
+    examples += perStep;
+    const started = performance.now();
+    const r = await trainer.step(micro);
+    const seconds = (performance.now() - started) / 1000;
+    stepsDone = step;
+    finalLoss = r.loss;
+    if (spec.checkpointEvery > 0 && step % spec.checkpointEvery === 0 && step < spec.steps) {
+      lastCheckpoint = await writeCheckpoint(trainer, folder, spec, step, examples, sequences.length);
+    }
+    const tokens = micro.reduce((n, m) => n + m.realTokens, 0);
+    const tokensPerS = tokens / Math.max(seconds, 1e-9);
+    ctx.metric({ step, loss: r.loss, lr: r.lr, tokensPerS, memBytes: r.memory.peakBytes, gradNorm: r.gradNorm });
+    const extra = r.activeLayers ? `, layers ${r.activeLayers.join(',')}` : r.projectedGrad !== undefined ? `, projected grad ${r.projectedGrad.toExponential(2)}` : '';
+    ctx.progress(step, spec.steps, `step ${step}/${spec.steps}: loss ${r.loss.toFixed(4)}, lr ${r.lr.toExponential(2)}, ${Math.round(tokensPerS)} tok/s${extra}`);
+  }
+
+  if (cancelled) {
+    if (stepsDone > 0 && lastCheckpoint !== checkpointPath(folder, stepsDone)) {
+      lastCheckpoint = await writeCheckpoint(trainer, folder, spec, stepsDone, examples, sequences.length);
+      ctx.log('info', `cancelled at step ${stepsDone}; checkpoint written, resume with: tunesmith train --resume ${folder.dir}`);
+    }
+    return { runDir: folder.dir, model: null, stepsDone, finalLoss, examples: sequences.length, cancelled: true, lastCheckpoint };
+  }
+
+  ctx.log('info', `writing the trained model to ${folder.model}`);
+  const out = await writeHfFolder({
+    baseModel: spec.model,
+    out: folder.model,
+    torchDtype: 'float32',
+    writeWeights: (dir) => model.save(join(dir, 'model.safetensors')),
+  });
+  return { runDir: folder.dir, model: out, stepsDone, finalLoss, examples: sequences.length, cancelled: false, lastCheckpoint };
+}
