@@ -6,6 +6,7 @@ import { listMetrics } from '../db/metrics.js';
 import { failOrphanedRuns, getRun, listRuns } from '../db/runs.js';
 import { ApiError, EngineInfoSchema, type EngineInfo, type SystemInfo } from './api/contract.js';
 import type { Handlers } from './api/dispatch.js';
+import { wizardHandlers } from './api/wizard-handlers.js';
 import { EventHub } from './api/event-hub.js';
 import { JobService } from './jobs/job-service.js';
 import { homeLayout, packageVersion, type HomeLayout } from './paths.js';
@@ -67,6 +68,7 @@ export function createAppContext(options: {
     },
     'jobs.start': async ({ spec, name }) => ({ run: jobs.start(spec, name) }),
     'jobs.cancel': async ({ runId }) => ({ cancelled: jobs.cancel(runId) }),
+    ...wizardHandlers({ db, databasePath: layout.database, supervisor, hub }),
   };
 
   return {

@@ -4,6 +4,7 @@
 // This file is "common" code: it must not import Node, Electron or DOM modules (the renderer
 // bundles it).
 import { z } from 'zod';
+import { RECORD_FORMATS } from '../data/record-formats.js';
 
 // ---- shared shapes ------------------------------------------------------------------------------
 
@@ -130,8 +131,24 @@ export const TrainSpecSchema = z.object({
 });
 export type TrainSpec = z.infer<typeof TrainSpecSchema>;
 
+const TemplateNameSchema = z.enum(['model', 'alpaca', 'chatml', 'llama-2', 'llama-3', 'mistral']);
+
+/** Held-out loss: mean NLL of a stored dataset's split (the targets training would learn) under a model. */
+export const EvaluateSpecSchema = z.object({
+  kind: z.literal('evaluate'),
+  model: modelDir,
+  datasetId: z.number().int().positive(),
+  split: z.enum(['val', 'train']).default('val'),
+  seqLen: z.number().int().min(2).max(1_048_576).default(512),
+  responsesOnly: z.boolean().default(true),
+  template: TemplateNameSchema.optional(),
+  /** Examples scored, from the start of the split (it is already a seeded random sample). */
+  maxExamples: z.number().int().min(1).max(1_000_000).default(500),
+});
+export type EvaluateSpec = z.infer<typeof EvaluateSpecSchema>;
+
 /** Jobs a user (UI, CLI) may start; each runs in the trainer process and is recorded as a run. */
-export const UserJobSpecSchema = z.discriminatedUnion('kind', [SelfTestSpecSchema, TrainSpecSchema]);
+export const UserJobSpecSchema = z.discriminatedUnion('kind', [SelfTestSpecSchema, TrainSpecSchema, EvaluateSpecSchema]);
 export type UserJobSpec = z.infer<typeof UserJobSpecSchema>;
 
 /** Per-token log-probabilities, NLL and perplexity of a text. */
@@ -175,7 +192,7 @@ export type ExportSpec = z.infer<typeof ExportSpecSchema>;
 
 /** Internal jobs the app runs for itself or answers at once (not recorded in run history). */
 export const SystemProbeSpecSchema = z.object({ kind: z.literal('system') });
-export const JobSpecSchema = z.discriminatedUnion('kind', [SelfTestSpecSchema, TrainSpecSchema, SystemProbeSpecSchema, ScoreSpecSchema, GenerateSpecSchema, ExportSpecSchema]);
+export const JobSpecSchema = z.discriminatedUnion('kind', [SelfTestSpecSchema, TrainSpecSchema, EvaluateSpecSchema, SystemProbeSpecSchema, ScoreSpecSchema, GenerateSpecSchema, ExportSpecSchema]);
 export type JobSpec = z.infer<typeof JobSpecSchema>;
 
 export const RunStateSchema = z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled']);
@@ -204,6 +221,154 @@ export const MetricSchema = z.object({
   memBytes: z.number().nullable().optional(),
 });
 
+
+// ---- models and data (wizard steps) -------------------------------------------------------------
+
+export const ModelShapeSchema = z.object({
+  modelType: z.string(),
+  hiddenSize: z.number().int(),
+  intermediateSize: z.number().int(),
+  numLayers: z.number().int(),
+  numHeads: z.number().int(),
+  numKvHeads: z.number().int(),
+  headDim: z.number().int(),
+  vocabSize: z.number().int(),
+  maxPositionEmbeddings: z.number().int(),
+  tieWordEmbeddings: z.boolean(),
+  qkvBias: z.boolean(),
+  oBias: z.boolean(),
+});
+
+/** A model folder as the Model step shows it. */
+export const ModelSummarySchema = z.object({
+  id: z.number().int(),
+  path: z.string(),
+  name: z.string(),
+  shape: ModelShapeSchema,
+  parameters: z.object({ total: z.number(), embedding: z.number(), perLayer: z.number(), head: z.number() }),
+  /** torch_dtype from config.json (the engine computes in fp32 whatever it is). */
+  dtype: z.string().nullable(),
+  weightFiles: z.array(z.string()),
+  weightBytes: z.number(),
+  chatTemplate: z.object({
+    /** The model ships its own chat_template. */
+    own: z.boolean(),
+    /** The template training and chat will use: 'model' or a built-in's name. */
+    used: TemplateNameSchema,
+    stopToken: z.string().nullable(),
+  }),
+  /** Things that work but deserve a look (e.g. the template's stop token is not in the model's stop list). */
+  warnings: z.array(z.string()),
+});
+export type ModelSummary = z.infer<typeof ModelSummarySchema>;
+
+export const RecentModelSchema = z.object({ id: z.number().int(), path: z.string(), name: z.string(), createdAt: z.string(), exists: z.boolean() });
+
+const ContainerSchema = z.enum(['json', 'jsonl', 'csv', 'tsv', 'txt']);
+const RecordFormatSchema = z.enum(RECORD_FORMATS);
+export const FieldMappingSchema = z.object({
+  prompt: z.string().min(1).optional(),
+  response: z.string().min(1).optional(),
+  system: z.string().min(1).optional(),
+  text: z.string().min(1).optional(),
+});
+
+export const RowIssueSchema = z.object({ line: z.number().int(), kind: z.string(), field: z.string().optional(), message: z.string() });
+
+const ChatMessageSchema = z.object({ role: z.string(), content: z.string() });
+export const NormalizedExampleSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('chat'), messages: z.array(ChatMessageSchema) }),
+  z.object({ kind: z.literal('text'), text: z.string() }),
+]);
+
+export const DataPreviewSchema = z.object({
+  file: z.string(),
+  bytes: z.number(),
+  container: ContainerSchema,
+  format: RecordFormatSchema,
+  fields: z.array(z.string()),
+  suggestedMapping: FieldMappingSchema.nullable(),
+  needsMapping: z.boolean(),
+  rows: z.array(
+    z.object({
+      line: z.number().int(),
+      raw: z.unknown(),
+      normalized: z.union([
+        z.object({ ok: z.literal(true), example: NormalizedExampleSchema }),
+        z.object({ ok: z.literal(false), kind: z.string(), field: z.string().optional(), message: z.string() }),
+      ]),
+    }),
+  ),
+  issues: z.array(RowIssueSchema),
+});
+export type DataPreview = z.infer<typeof DataPreviewSchema>;
+
+export const ImportReportSchema = z.object({
+  file: z.string(),
+  container: ContainerSchema,
+  format: RecordFormatSchema,
+  mapping: FieldMappingSchema.nullable(),
+  rowsRead: z.number().int(),
+  validRows: z.number().int(),
+  invalidRows: z.number().int(),
+  duplicateRows: z.number().int(),
+  issueCounts: z.record(z.string(), z.number()),
+  issues: z.array(RowIssueSchema),
+  issuesTruncated: z.boolean(),
+});
+export type ImportReport = z.infer<typeof ImportReportSchema>;
+
+export const DatasetSchema = z.object({
+  id: z.number().int(),
+  name: z.string(),
+  sourcePath: z.string(),
+  sourceBytes: z.number(),
+  container: z.string(),
+  format: z.string(),
+  kind: z.enum(['chat', 'text']),
+  mapping: z.unknown(),
+  modelId: z.number().int().nullable(),
+  template: z.string().nullable(),
+  rowCount: z.number().int(),
+  trainCount: z.number().int(),
+  valCount: z.number().int(),
+  skippedInvalid: z.number().int(),
+  skippedDuplicate: z.number().int(),
+  splitSeed: z.number(),
+  valFraction: z.number(),
+  createdAt: z.string(),
+});
+export type Dataset = z.infer<typeof DatasetSchema>;
+
+export const TokenStatsSchema = z.object({
+  count: z.number().int(),
+  min: z.number(),
+  max: z.number(),
+  mean: z.number(),
+  p50: z.number(),
+  p90: z.number(),
+  p99: z.number(),
+  totalTokens: z.number(),
+  overContext: z.number().int(),
+  histogram: z.array(z.object({ from: z.number(), to: z.number(), count: z.number().int() })),
+  sampled: z.number().int(),
+  of: z.number().int(),
+});
+export type TokenStats = z.infer<typeof TokenStatsSchema>;
+
+/** One example exactly as the model sees it: each token, and whether the loss counts it. */
+export const TemplatedViewSchema = z.object({
+  position: z.number().int(),
+  sourceLine: z.number().int(),
+  split: z.enum(['train', 'val']),
+  tokens: z.array(z.object({ id: z.number().int(), text: z.string(), target: z.boolean(), special: z.boolean() })),
+  appendedEos: z.boolean(),
+  truncated: z.boolean(),
+});
+export type TemplatedView = z.infer<typeof TemplatedViewSchema>;
+
+export const ScoreSummarySchema = z.object({ count: z.number().int(), totalNll: z.number(), meanNll: z.number(), perplexity: z.number() });
+
 // ---- methods ------------------------------------------------------------------------------------
 
 export const methods = {
@@ -231,6 +396,89 @@ export const methods = {
     summary: 'Ask a running job to stop; it ends in state "cancelled".',
     params: z.object({ runId: z.number().int() }),
     result: z.object({ cancelled: z.boolean() }),
+  },
+  'models.inspect': {
+    summary: 'Read a local Hugging Face model folder: architecture, parameters, context, vocabulary, chat template; records it in recent models.',
+    params: z.object({ path: z.string().min(1, 'a model folder is required') }),
+    result: z.object({ model: ModelSummarySchema }),
+  },
+  'models.recent': {
+    summary: 'Model folders used before, most recent first.',
+    params: z.object({ limit: z.number().int().min(1).max(100).default(10) }),
+    result: z.object({ models: z.array(RecentModelSchema) }),
+  },
+  'data.preview': {
+    summary: "A data file's detected container and format, its first rows normalised, and a suggested field mapping.",
+    params: z.object({
+      file: z.string().min(1, 'a data file is required'),
+      container: ContainerSchema.optional(),
+      format: RecordFormatSchema.optional(),
+      mapping: FieldMappingSchema.optional(),
+      rows: z.number().int().min(1).max(100).default(8),
+    }),
+    result: z.object({ preview: DataPreviewSchema }),
+  },
+  'data.import': {
+    summary: 'Import a data file as a dataset (in a worker thread; data.import.progress events follow). A file with bad rows is rejected with its report unless keepValidRows.',
+    params: z.object({
+      file: z.string().min(1, 'a data file is required'),
+      name: z.string().min(1).max(200).optional(),
+      container: ContainerSchema.optional(),
+      format: RecordFormatSchema.optional(),
+      mapping: FieldMappingSchema.optional(),
+      keepValidRows: z.boolean().default(false),
+      keepDuplicates: z.boolean().default(false),
+      valFraction: z.number().min(0).max(0.5).default(0.1),
+      seed: z.number().int().min(0).default(1234),
+      /** Model folder whose tokenizer and context check the rows' length. */
+      model: z.string().min(1).optional(),
+      template: TemplateNameSchema.optional(),
+    }),
+    result: z.discriminatedUnion('outcome', [
+      z.object({ outcome: z.literal('imported'), dataset: DatasetSchema, report: ImportReportSchema }),
+      z.object({ outcome: z.literal('rejected'), message: z.string(), report: ImportReportSchema }),
+    ]),
+  },
+  'datasets.list': {
+    summary: 'Imported datasets, newest first.',
+    params: z.object({}),
+    result: z.object({ datasets: z.array(DatasetSchema) }),
+  },
+  'datasets.inspect': {
+    summary: "A dataset seen through a model: a few examples as token views (targets marked), token-length statistics and the template used.",
+    params: z.object({
+      id: z.number().int().positive(),
+      model: z.string().min(1, 'a model folder is required'),
+      template: TemplateNameSchema.optional(),
+      responsesOnly: z.boolean().default(true),
+      offset: z.number().int().min(0).default(0),
+      limit: z.number().int().min(1).max(20).default(3),
+    }),
+    result: z.object({ dataset: DatasetSchema, template: z.string(), examples: z.array(TemplatedViewSchema), stats: TokenStatsSchema }),
+  },
+  'chat.generate': {
+    summary: "Answer one user message with a model, through its chat template; the text streams as chat.text events with the caller's streamId, the reply comes when it ends.",
+    params: z.object({
+      streamId: z.string().min(1).max(64),
+      model: z.string().min(1, 'a model folder is required'),
+      message: z.string().min(1, 'the message is empty'),
+      template: TemplateNameSchema.optional(),
+      maxTokens: z.number().int().min(1).max(4096).default(96),
+      temperature: z.number().min(0).max(10).default(0),
+      seed: z.number().int().min(0).default(0),
+      ...adapterOptions,
+    }),
+    result: z.object({ text: z.string(), stopReason: z.string(), prompt: z.string() }),
+  },
+  'chat.cancel': {
+    summary: 'Stop a chat.generate stream.',
+    params: z.object({ streamId: z.string().min(1).max(64) }),
+    result: z.object({ cancelled: z.boolean() }),
+  },
+  'score.text': {
+    summary: 'Load a model and score a text with it (NLL, perplexity): checks that an exported folder loads and predicts.',
+    params: z.object({ model: z.string().min(1, 'a model folder is required'), text: z.string().min(1, 'the text is empty'), ...adapterOptions }),
+    result: ScoreSummarySchema,
   },
 } as const;
 
@@ -264,6 +512,16 @@ export const ApiEventSchema = z.discriminatedUnion('type', [
     level: z.enum(['info', 'warn', 'error']),
     message: z.string(),
   }),
+  z.object({
+    type: z.literal('data.import.progress'),
+    file: z.string(),
+    rowsRead: z.number().int(),
+    validRows: z.number().int(),
+    issues: z.number().int(),
+    bytesRead: z.number(),
+    totalBytes: z.number(),
+  }),
+  z.object({ type: z.literal('chat.text'), streamId: z.string(), text: z.string() }),
 ]);
 export type ApiEvent = z.infer<typeof ApiEventSchema>;
 
@@ -302,4 +560,4 @@ export interface ApiClient {
 }
 
 /** Channel names of the Electron bridge (the preload script repeats them: it can import nothing). */
-export const ipcChannels = { request: 'tunesmith:request', event: 'tunesmith:event' } as const;
+export const ipcChannels = { request: 'tunesmith:request', event: 'tunesmith:event', pickFolder: 'tunesmith:pick-folder' } as const;

@@ -1,7 +1,7 @@
 // Electron main process: opens the window and bridges the renderer to the same services serve mode
 // and the CLI use. Kept thin on purpose: everything here is wiring; the logic lives in plain-Node
 // modules that are tested without Electron.
-import { app, BrowserWindow, ipcMain, shell } from 'electron';
+import { app, BrowserWindow, dialog, ipcMain, shell } from 'electron';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createAppContext, type AppContext } from '../app-context.js';
@@ -58,6 +58,13 @@ app.whenReady().then(() => {
     // Only our own page may call in.
     if (!event.senderFrame?.url.startsWith('file://')) throw new Error('request from an unexpected origin');
     return dispatch(context.handlers, nextRequestId++, String(method), params);
+  });
+  ipcMain.handle(ipcChannels.pickFolder, async (event) => {
+    if (!event.senderFrame?.url.startsWith('file://')) throw new Error('request from an unexpected origin');
+    const win = BrowserWindow.fromWebContents(event.sender);
+    const options = { title: 'Choose a Hugging Face model folder', properties: ['openDirectory' as const] };
+    const chosen = win ? await dialog.showOpenDialog(win, options) : await dialog.showOpenDialog(options);
+    return chosen.canceled ? null : (chosen.filePaths[0] ?? null);
   });
   context.hub.subscribe((e) => {
     for (const win of BrowserWindow.getAllWindows()) win.webContents.send(ipcChannels.event, e);

@@ -5,6 +5,7 @@ import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron';
 
 const REQUEST = 'tunesmith:request';
 const EVENT = 'tunesmith:event';
+const PICK_FOLDER = 'tunesmith:pick-folder';
 
 contextBridge.exposeInMainWorld('tunesmith', {
   request: (method: string, params: unknown) => ipcRenderer.invoke(REQUEST, method, params),
@@ -15,4 +16,6 @@ contextBridge.exposeInMainWorld('tunesmith', {
       ipcRenderer.removeListener(EVENT, wrapped);
     };
   },
+  // The native "choose folder" dialog (the Model step); resolves to the path, or null if cancelled.
+  pickFolder: (): Promise<string | null> => ipcRenderer.invoke(PICK_FOLDER),
 });

@@ -106,5 +106,7 @@ function defaultName(spec: UserJobSpec): string {
       return `Engine self-test (${spec.rounds} × ${spec.size}²)`;
     case 'train':
       return `${spec.method === 'full' ? 'Full fine-tuning' : spec.method.toUpperCase()} of ${basename(spec.model)} on dataset ${spec.datasetId}${spec.resumeFrom ? ' (resumed)' : ''}`;
+    case 'evaluate':
+      return `Held-out loss of ${basename(spec.model)} on dataset ${spec.datasetId} (${spec.split})`;
   }
 }

@@ -3,6 +3,7 @@
 // it into a failed job.
 import { connectToParent } from './child-channel.js';
 import type { JobContext } from './jobs/job-context.js';
+import { runEvaluate } from './jobs/evaluate.js';
 import { runExport } from './jobs/export.js';
 import { runGenerate } from './jobs/generate.js';
 import { runScore } from './jobs/score.js';
@@ -42,6 +43,8 @@ async function run(message: Extract<ToTrainer, { type: 'run' }>): Promise<unknow
       return runTrain(spec, ctx, message.databasePath);
     case 'export':
       return runExport(spec, ctx);
+    case 'evaluate':
+      return runEvaluate(spec, ctx, message.databasePath);
   }
 }
 

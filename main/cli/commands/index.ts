@@ -2,6 +2,7 @@
 // in this folder and listing it here.
 import type { CliCommand } from '../command.js';
 import { dataCommand } from './data.js';
+import { estimateCommand } from './estimate.js';
 import { exportCommand } from './export.js';
 import { generateCommand } from './generate.js';
 import { infoCommand } from './info.js';
@@ -16,6 +17,7 @@ export const commands: CliCommand[] = [
   dataCommand,
   trainCommand,
   exportCommand,
+  estimateCommand,
   scoreCommand,
   generateCommand,
   runsCommand,

@@ -6,6 +6,8 @@ import type { ApiClient, ApiEvent, ApiEventMessage, ApiReply, MethodName, Params
 interface PreloadBridge {
   request(method: string, params: unknown): Promise<ApiReply>;
   onEvent(listener: (event: ApiEvent) => void): () => void;
+  /** Electron only: the native folder dialog; null when the user cancels. */
+  pickFolder?: () => Promise<string | null>;
 }
 
 declare global {

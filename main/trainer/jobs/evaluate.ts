@@ -1,0 +1,72 @@
+// The `evaluate` job: held-out loss. Each example of a dataset's split is templated exactly as
+// training templates it (same mask, same truncation), scored by the engine, and the negative
+// log-likelihood of its target tokens averaged over all of them — the number a training loss
+// curve is compared against. Base and fine-tuned models scored on the same split are comparable.
+import Database from 'better-sqlite3';
+import type { EvaluateSpec } from '../../api/contract.js';
+import { getDataset } from '../../../db/datasets.js';
+import { countExamples } from '../../../db/examples.js';
+import { iterateTemplatedExamples } from '../../data/tokenized-dataset.js';
+import { loadEngine } from '../../engine/native.js';
+import { resolveChatTemplate, type BuiltinTemplateName } from '../../model/chat-template.js';
+import { loadTokenizer } from '../../model/tokenizer.js';
+import type { JobContext } from './job-context.js';
+
+export interface EvaluateResult {
+  model: string;
+  datasetId: number;
+  split: 'val' | 'train';
+  examples: number;
+  /** Target tokens scored. */
+  tokens: number;
+  meanNll: number;
+  perplexity: number;
+  cancelled: boolean;
+}
+
+export async function runEvaluate(spec: EvaluateSpec, ctx: JobContext, databasePath: string | null): Promise<EvaluateResult> {
+  if (!databasePath) throw new Error('the trainer process was started without a database to read the dataset from');
+  const db = new Database(databasePath, { readonly: true, fileMustExist: true });
+  try {
+    const dataset = getDataset(db, spec.datasetId);
+    if (!dataset) throw new Error(`no dataset with id ${spec.datasetId}`);
+    const available = countExamples(db, spec.datasetId, spec.split);
+    if (available === 0) throw new Error(`dataset ${spec.datasetId} ("${dataset.name}") has no ${spec.split === 'val' ? 'validation' : 'training'} examples`);
+    const total = Math.min(available, spec.maxExamples);
+    const tokenizer = loadTokenizer(spec.model);
+    const template = resolveChatTemplate(tokenizer, spec.template ?? ((dataset.template ?? undefined) as BuiltinTemplateName | 'model' | undefined));
+    ctx.log('info', `loading ${spec.model}`);
+    const model = await loadEngine().loadModel(spec.model);
+    const vocab = model.config().vocabSize;
+    let cancelled = false;
+    ctx.onCancel(() => (cancelled = true));
+
+    let examples = 0;
+    let tokens = 0;
+    let nll = 0;
+    for (const row of iterateTemplatedExamples(db, spec.datasetId, tokenizer, template, {
+      split: spec.split,
+      trainOnResponsesOnly: spec.responsesOnly,
+      maxTokens: spec.seqLen,
+    })) {
+      if (cancelled || examples >= total) break;
+      examples++;
+      if (row.ids.length < 2) continue;
+      const bad = row.ids.find((id) => id >= vocab);
+      if (bad !== undefined) throw new Error(`the tokenizer produced id ${bad}, outside the model's vocabulary of ${vocab}`);
+      // logprobs[i] = log p(ids[i + 1] | ids[..i]); mask[i + 1] says whether training learns ids[i + 1].
+      const logprobs = await model.score(Int32Array.from(row.ids), 1, row.ids.length);
+      for (let i = 0; i + 1 < row.ids.length; i++) {
+        if (row.mask[i + 1] !== 1) continue;
+        nll -= logprobs[i]!;
+        tokens++;
+      }
+      ctx.progress(examples, total, `example ${examples}/${total}: mean loss so far ${tokens ? (nll / tokens).toFixed(4) : '-'}`);
+    }
+    if (tokens === 0 && !cancelled) throw new Error(`the ${spec.split} split has no target tokens to score`);
+    const meanNll = tokens ? nll / tokens : 0;
+    return { model: spec.model, datasetId: spec.datasetId, split: spec.split, examples, tokens, meanNll, perplexity: Math.exp(meanNll), cancelled };
+  } finally {
+    db.close();
+  }
+}
