@@ -175,7 +175,7 @@ function parseLoraTargets(value: string | undefined): string | string[] {
 /** Starts a training run and reports on it until it ends. */
 async function startAndFollow(ctx: AppContext, spec: TrainSpec, json: boolean, io: CliIo): Promise<number> {
   const run = ctx.jobs.start(spec);
-  io.out(`run ${run.id}: ${run.name}`);
+  if (!json) io.out(`run ${run.id}: ${run.name}`);
   const ended = await followRun(ctx, io, run.id, { quiet: json });
   if (json) {
     io.out(JSON.stringify(ended, null, 2));
