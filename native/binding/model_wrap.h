@@ -64,48 +64,35 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     return info.Env().Undefined();
   }
 
-  // score(tokens: Int32Array, batch, seq) -> Promise<Float32Array [batch*(seq-1)]>
+  // score(tokens: Int32Array, batch, seq) -> Promise<Float32Array [batch*(seq-1)]>: log-probabilities
   Napi::Value Score(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    auto tokens = to_tokens(info[0], "tokens");
-    const int64_t batch = info[1].IsNumber() ? info[1].As<Napi::Number>().Int64Value() : 1;
-    const int64_t seq = info[2].IsNumber() ? info[2].As<Napi::Number>().Int64Value() : static_cast<int64_t>(tokens.size());
-    if (batch < 1 || seq < 2 || static_cast<int64_t>(tokens.size()) != batch * seq) {
-      throw Napi::RangeError::New(env, "score: tokens must hold batch*seq ids with seq >= 2");
-    }
-    claim(env);
-    auto m = model;
-    auto out = std::make_shared<std::vector<float>>();
-    BusyGuard* guard = new BusyGuard(busy);
-    return PromiseWorker::run(
-        env,
-        [m, tokens, batch, seq, out, guard]() {
-          std::unique_ptr<BusyGuard> release(guard);
-          *out = m->score(tokens, batch, seq);
-        },
-        [out](Napi::Env env) {
-          Napi::Float32Array a = Napi::Float32Array::New(env, out->size());
-          std::copy(out->begin(), out->end(), a.Data());
-          return a;
-        });
+    return token_batch_call(info, "score", 2, [](tunesmith::Model& m, const std::vector<int32_t>& t, int64_t b, int64_t s) { return m.score(t, b, s); });
   }
 
   // logits(tokens: Int32Array, batch, seq) -> Promise<Float32Array [batch*seq*vocab]>
   Napi::Value Logits(const Napi::CallbackInfo& info) {
+    return token_batch_call(info, "logits", 1, [](tunesmith::Model& m, const std::vector<int32_t>& t, int64_t b, int64_t s) { return m.logits(t, b, s); });
+  }
+
+  // Shared by score and logits: (tokens, batch, seq) in, floats computed on a worker thread out.
+  using TokenBatchFn = std::vector<float> (*)(tunesmith::Model&, const std::vector<int32_t>&, int64_t, int64_t);
+  Napi::Value token_batch_call(const Napi::CallbackInfo& info, const char* what, int64_t min_seq, TokenBatchFn compute) {
     Napi::Env env = info.Env();
     auto tokens = to_tokens(info[0], "tokens");
     const int64_t batch = info[1].IsNumber() ? info[1].As<Napi::Number>().Int64Value() : 1;
     const int64_t seq = info[2].IsNumber() ? info[2].As<Napi::Number>().Int64Value() : static_cast<int64_t>(tokens.size());
-    if (batch < 1 || seq < 1 || static_cast<int64_t>(tokens.size()) != batch * seq) throw Napi::RangeError::New(env, "logits: tokens must hold batch*seq ids");
+    if (batch < 1 || seq < min_seq || static_cast<int64_t>(tokens.size()) != batch * seq) {
+      throw Napi::RangeError::New(env, std::string(what) + ": tokens must hold batch*seq ids with seq >= " + std::to_string(min_seq));
+    }
     claim(env);
     auto m = model;
     auto out = std::make_shared<std::vector<float>>();
     auto* guard = new BusyGuard(busy);
     return PromiseWorker::run(
         env,
-        [m, tokens, batch, seq, out, guard]() {
+        [m, tokens, batch, seq, out, guard, compute]() {
           std::unique_ptr<BusyGuard> release(guard);
-          *out = m->logits(tokens, batch, seq);
+          *out = compute(*m, tokens, batch, seq);
         },
         [out](Napi::Env env) {
           Napi::Float32Array a = Napi::Float32Array::New(env, out->size());
@@ -164,16 +151,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     Napi::Env env = info.Env();
     if (!info[0].IsString()) throw Napi::TypeError::New(env, "save: path must be a string");
     const std::string path = info[0].As<Napi::String>().Utf8Value();
-    claim(env);
-    auto m = model;
-    BusyGuard* guard = new BusyGuard(busy);
-    return PromiseWorker::run(
-        env,
-        [m, path, guard]() {
-          std::unique_ptr<BusyGuard> release(guard);
-          m->save_safetensors(path);
-        },
-        [](Napi::Env env) { return env.Undefined(); });
+    return run_on_model(env, [path](tunesmith::Model& m) { m.save_safetensors(path); });
   }
 
   // Runs `work(model)` on a worker thread while holding the model; resolves with undefined.
