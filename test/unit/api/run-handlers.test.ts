@@ -109,6 +109,33 @@ describe.skipIf(!haveAssets)('runs.resume, runs.timeline, runs.checkpoints, expo
     await expect(call('exports.start', { runId: resumedId, format: 'gguf' })).rejects.toThrow(/params\.format/);
   });
 
+  it('a run whose trainer died is offered for resuming after an app restart, from its last periodic checkpoint', async () => {
+    const out = join(home.dir, 'home', 'runs', 'crashed');
+    const { run } = await call<{ run: Run }>('jobs.start', { spec: { ...lora(out, 3000), checkpointEvery: 3 } });
+    await new Promise<void>((resolve) => {
+      const off = ctx.hub.subscribe((e) => {
+        if (e.type === 'run.metric' && e.runId === run.id && e.metric.step >= 7) off(), resolve();
+      });
+    });
+    process.kill(ctx.jobs.pidOf(run.id)!, 'SIGKILL');
+    expect((await settled(run.id)).state).toBe('failed');
+    // A new app on the same home (what a restart is) finds the run and its checkpoint on disk.
+    const again = createAppContext({ home: join(home.dir, 'home'), mode: 'cli', launchTrainer: forkLauncher(trainerEntry()) });
+    try {
+      const cps = (await dispatch(again.handlers, 1, 'runs.checkpoints', { runId: run.id })) as { ok: true; result: { resumable: boolean; checkpoints: { step: number }[] } };
+      expect(cps.result.resumable).toBe(true);
+      const step = cps.result.checkpoints.at(-1)!.step;
+      expect(step % 3).toBe(0);
+      expect(step).toBeGreaterThanOrEqual(6);
+      const resumed = (await dispatch(again.handlers, 1, 'runs.resume', { runId: run.id, steps: step + 2 })) as { ok: true; result: { run: Run; fromStep: number } };
+      expect(resumed.result.fromStep).toBe(step);
+      expect((await again.jobs.settled(resumed.result.run.id)).state).toBe('succeeded');
+    } finally {
+      again.close();
+    }
+    await expect(call('runs.resume', { runId: 424242 })).rejects.toThrow(/not_found: no run with id 424242/);
+  });
+
   it('jobs.start refuses a training run that will not fit, naming a setting that would', async () => {
     const spec = { ...lora(join(home.dir, 'home', 'runs', 'huge'), 10), method: 'full', seqLen: 512, batchSize: 4096 };
     await expect(call('jobs.start', { spec })).rejects.toThrow(/bad_request: params\.spec: this run \(full with sequences of \d+ tokens × batch 4096\) needs about .* but .* of (RAM|GPU memory.*) is available\. It would fit with batch size \d+/);
