@@ -136,12 +136,25 @@ export class JobService {
   }
 }
 
+const METHOD_LABELS: Record<TrainSpec['method'], string> = {
+  full: 'Full fine-tuning',
+  lora: 'LoRA',
+  qlora: 'QLoRA',
+  lisa: 'LISA',
+  'zo-sgd': 'ZO-SGD',
+  'zo-sgd-sign': 'ZO-SGD-Sign',
+  'zo-sgd-mmt': 'ZO-SGD-MMT',
+  'zo-sgd-cons': 'ZO-SGD-Cons',
+  'zo-adam': 'ZO-Adam',
+  'forward-grad': 'Forward-gradient training',
+};
+
 function defaultName(spec: UserJobSpec): string {
   switch (spec.kind) {
     case 'selftest':
       return `Engine self-test (${spec.rounds} × ${spec.size}²)`;
     case 'train':
-      return `${spec.method === 'full' ? 'Full fine-tuning' : spec.method.toUpperCase()} of ${basename(spec.model)} on dataset ${spec.datasetId}${spec.resumeFrom ? ' (resumed)' : ''}`;
+      return `${METHOD_LABELS[spec.method]} of ${basename(spec.model)} on dataset ${spec.datasetId}${spec.resumeFrom ? ' (resumed)' : ''}`;
     case 'evaluate':
       return `Held-out loss of ${basename(spec.model)}${spec.adapter ? ` + adapter ${basename(resolve(spec.adapter, '..'))}` : ''} on dataset ${spec.datasetId} (${spec.split})`;
     case 'export':
