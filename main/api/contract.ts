@@ -189,13 +189,37 @@ export const ExportSpecSchema = z.object({
 });
 export type ExportSpec = z.infer<typeof ExportSpecSchema>;
 
+/**
+ * Multiple-choice accuracy as MeZO and ZO-Bench score it (main/eval/multiple-choice.ts): SST-2 from a
+ * sentence/label TSV, COPA from SuperGLUE JSONL.
+ */
+export const ChoiceEvalSpecSchema = z.object({
+  kind: z.literal('choice-eval'),
+  model: modelDir,
+  task: z.enum(['sst2', 'copa']),
+  data: z.string().min(1, 'a task file is required'),
+  /** Examples scored, from the start of the file (0: all). */
+  limit: z.number().int().min(0).default(0),
+  ...adapterOptions,
+});
+export type ChoiceEvalSpec = z.infer<typeof ChoiceEvalSpecSchema>;
+
 /** Jobs a user (UI, CLI) may start; each runs in the trainer process and is recorded as a run. */
 export const UserJobSpecSchema = z.discriminatedUnion('kind', [SelfTestSpecSchema, TrainSpecSchema, EvaluateSpecSchema, ExportSpecSchema]);
 export type UserJobSpec = z.infer<typeof UserJobSpecSchema>;
 
 /** Internal jobs the app runs for itself or answers at once (not recorded in run history). */
 export const SystemProbeSpecSchema = z.object({ kind: z.literal('system') });
-export const JobSpecSchema = z.discriminatedUnion('kind', [SelfTestSpecSchema, TrainSpecSchema, EvaluateSpecSchema, SystemProbeSpecSchema, ScoreSpecSchema, GenerateSpecSchema, ExportSpecSchema]);
+export const JobSpecSchema = z.discriminatedUnion('kind', [
+  SelfTestSpecSchema,
+  TrainSpecSchema,
+  EvaluateSpecSchema,
+  SystemProbeSpecSchema,
+  ScoreSpecSchema,
+  GenerateSpecSchema,
+  ExportSpecSchema,
+  ChoiceEvalSpecSchema,
+]);
 export type JobSpec = z.infer<typeof JobSpecSchema>;
 
 export const RunStateSchema = z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled']);

@@ -134,6 +134,8 @@ export interface StepResult {
   /** LISA: the decoder layers trained in this step, and whether it began a new interval. */
   activeLayers?: number[];
   switched?: boolean;
+  /** LISA: values trained in this interval (embeddings, final norm, head and the active layers). */
+  activeParameters?: number;
   /** Zeroth-order: the projected gradient (mean over queries). */
   projectedGrad?: number;
 }

@@ -3,6 +3,7 @@
 // it into a failed job.
 import { connectToParent } from './child-channel.js';
 import type { JobContext } from './jobs/job-context.js';
+import { runChoiceEval } from './jobs/choice-eval.js';
 import { runEvaluate } from './jobs/evaluate.js';
 import { runExport } from './jobs/export.js';
 import { runGenerate } from './jobs/generate.js';
@@ -43,6 +44,8 @@ async function run(message: Extract<ToTrainer, { type: 'run' }>): Promise<unknow
       return runTrain(spec, ctx, message.databasePath);
     case 'export':
       return runExport(spec, ctx);
+    case 'choice-eval':
+      return runChoiceEval(spec, ctx);
     case 'evaluate':
       return runEvaluate(spec, ctx, message.databasePath);
   }

@@ -33,6 +33,7 @@ struct StepReport {
   bool has_lisa = false;
   std::vector<int64_t> active_layers;
   bool switched = false;
+  int64_t active_parameters = 0;  // LISA: values trained in this interval (E, norm, H, active layers)
   bool has_zo = false;
   double projected_grad = 0.0;
 };
@@ -67,6 +68,7 @@ class LisaTrainerAdapter final : public AnyTrainer {
     report.has_lisa = true;
     report.active_layers = r.active_layers;
     report.switched = r.switched;
+    report.active_parameters = trainer_.active_parameter_count();
     return report;
   }
   void save(const std::string& path) const override { tunesmith::save_checkpoint(path, trainer_); }
@@ -151,6 +153,7 @@ Napi::Object report_to_js(Napi::Env env, const StepReport& r) {
     for (size_t i = 0; i < r.active_layers.size(); ++i) layers.Set(static_cast<uint32_t>(i), static_cast<double>(r.active_layers[i]));
     o.Set("activeLayers", layers);
     o.Set("switched", r.switched);
+    o.Set("activeParameters", static_cast<double>(r.active_parameters));
   }
   if (r.has_zo) o.Set("projectedGrad", r.projected_grad);
   return o;

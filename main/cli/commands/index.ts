@@ -3,6 +3,7 @@
 import type { CliCommand } from '../command.js';
 import { dataCommand } from './data.js';
 import { estimateCommand } from './estimate.js';
+import { evalCommand } from './eval.js';
 import { exportCommand } from './export.js';
 import { generateCommand } from './generate.js';
 import { infoCommand } from './info.js';
@@ -17,6 +18,7 @@ export const commands: CliCommand[] = [
   dataCommand,
   trainCommand,
   exportCommand,
+  evalCommand,
   estimateCommand,
   scoreCommand,
   generateCommand,

@@ -182,7 +182,7 @@ async function startAndFollow(ctx: AppContext, spec: TrainSpec, json: boolean, i
   // The same memory check as the app's jobs.start; a user who knows better may insist.
   const budget = ignoreMemoryCheck ? undefined : await ctx.trainingBudget();
   const run = ctx.jobs.start(spec, undefined, { budget, ignoreMemoryCheck, overrideHint: 'tunesmith train --ignore-memory-check' });
-  io.out(`run ${run.id}: ${run.name}`);
+  if (!json) io.out(`run ${run.id}: ${run.name}`);
   const ended = await followRun(ctx, io, run.id, { quiet: json });
   if (json) {
     io.out(JSON.stringify(ended, null, 2));

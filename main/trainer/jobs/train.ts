@@ -87,7 +87,9 @@ export async function runTrain(spec: TrainSpec, ctx: JobContext, databasePath: s
   const lora = engineLoraOptions(spec);
   if (lora) await model.attachLora(lora); // before the trainer: it trains what is trainable then
   const trainer = new engine.Trainer(model, engineTrainerOptions(spec));
-  const trainable = model.trainableParameters();
+  // LISA trains a subset at a time: the step results say how many (the largest seen is reported).
+  let trainable = model.trainableParameters();
+  let lisaTrainable = 0;
   ctx.log('info', `model ${spec.model}: ${model.numParameters().toLocaleString('en-US')} parameters, ${trainable.toLocaleString('en-US')} trained; method ${spec.method}`);
 
   const order = new EpochOrder(sequences.length, spec.seed);
@@ -117,6 +119,7 @@ export async function runTrain(spec: TrainSpec, ctx: JobContext, databasePath: s
     const seconds = (performance.now() - started) / 1000;
     stepsDone = step;
     finalLoss = r.loss;
+    if (r.activeParameters !== undefined) lisaTrainable = Math.max(lisaTrainable, r.activeParameters);
     if (spec.checkpointEvery > 0 && step % spec.checkpointEvery === 0 && step < spec.steps) {
       lastCheckpoint = await writeCheckpoint(trainer, folder, spec, step, examples, sequences.length);
     }
@@ -127,6 +130,7 @@ export async function runTrain(spec: TrainSpec, ctx: JobContext, databasePath: s
     ctx.progress(step, spec.steps, `step ${step}/${spec.steps}: loss ${r.loss.toFixed(4)}, lr ${r.lr.toExponential(2)}, ${Math.round(tokensPerS)} tok/s${extra}`);
   }
 
+  if (lisaTrainable > 0) trainable = lisaTrainable;
   if (cancelled) {
     if (stepsDone > 0 && lastCheckpoint !== checkpointPath(folder, stepsDone)) {
       lastCheckpoint = await writeCheckpoint(trainer, folder, spec, stepsDone, examples, sequences.length);
