@@ -4,6 +4,10 @@ import { mkdirSync } from 'node:fs';
 import { openDatabase, type Db } from '../db/database.js';
 import { listMetrics } from '../db/metrics.js';
 import { failOrphanedRuns, getRun, listRuns } from '../db/runs.js';
+import { trainingBudget, type TrainingBudget } from './estimate/training-budget.js';
+import { exportHandlers } from './api/export-handlers.js';
+import { runHandlers } from './api/run-handlers.js';
+import { runView } from './jobs/run-view.js';
 import { ApiError, EngineInfoSchema, type EngineInfo, type SystemInfo } from './api/contract.js';
 import type { Handlers } from './api/dispatch.js';
 import { wizardHandlers } from './api/wizard-handlers.js';
@@ -21,6 +25,8 @@ export interface AppContext {
   readonly supervisor: Supervisor;
   readonly jobs: JobService;
   readonly handlers: Handlers;
+  /** What training runs must fit in: the GPU the engine sees, else RAM (probes the engine once). */
+  trainingBudget(): Promise<TrainingBudget>;
   close(): void;
 }
 
@@ -48,6 +54,11 @@ export function createAppContext(options: {
     return EngineInfoSchema.parse(outcome.result);
   };
 
+  const budget = async (): Promise<TrainingBudget> => {
+    const info = await handlers['system.info']({ refresh: false });
+    return trainingBudget(info);
+  };
+
   const handlers: Handlers = {
     'system.info': async ({ refresh }) => {
       if (refresh || !engineInfo) {
@@ -60,15 +71,18 @@ export function createAppContext(options: {
         engine: await engineInfo,
       };
     },
-    'runs.list': async ({ limit }) => ({ runs: listRuns(db, limit) }),
+    'runs.list': async ({ limit }) => ({ runs: listRuns(db, limit).map((r) => runView(db, r)) }),
     'runs.get': async ({ id }) => {
       const run = getRun(db, id);
       if (!run) throw new ApiError('not_found', `no run with id ${id}`);
-      return { run, metrics: listMetrics(db, id) };
+      return { run: runView(db, run), metrics: listMetrics(db, id) };
     },
-    'jobs.start': async ({ spec, name }) => ({ run: jobs.start(spec, name) }),
+    // A training spec is checked against the memory there is: the API has no way around it.
+    'jobs.start': async ({ spec, name }) => ({ run: jobs.start(spec, name, spec.kind === 'train' ? { budget: await budget() } : {}) }),
     'jobs.cancel': async ({ runId }) => ({ cancelled: jobs.cancel(runId) }),
     ...wizardHandlers({ db, databasePath: layout.database, supervisor, hub }),
+    ...runHandlers({ db, jobs, startOptions: async () => ({ budget: await budget() }) }),
+    ...exportHandlers({ db, jobs, exportsDir: layout.exports }),
   };
 
   return {
@@ -78,6 +92,7 @@ export function createAppContext(options: {
     supervisor,
     jobs,
     handlers,
+    trainingBudget: budget,
     close: () => {
       supervisor.killAll();
       db.close();

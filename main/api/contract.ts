@@ -133,6 +133,12 @@ export type TrainSpec = z.infer<typeof TrainSpecSchema>;
 
 const TemplateNameSchema = z.enum(['model', 'alpaca', 'chatml', 'llama-2', 'llama-3', 'mistral']);
 
+/** Optional with evaluate, score and generate: a PEFT adapter on the base, and/or an NF4-quantized base (a QLoRA run's adapter is evaluated on it). */
+const adapterOptions = {
+  adapter: z.string().min(1).optional(),
+  quant: z.enum(['none', 'nf4']).default('none'),
+};
+
 /** Held-out loss: mean NLL of a stored dataset's split (the targets training would learn) under a model. */
 export const EvaluateSpecSchema = z.object({
   kind: z.literal('evaluate'),
@@ -144,19 +150,12 @@ export const EvaluateSpecSchema = z.object({
   template: TemplateNameSchema.optional(),
   /** Examples scored, from the start of the split (it is already a seeded random sample). */
   maxExamples: z.number().int().min(1).max(1_000_000).default(500),
+  ...adapterOptions,
 });
 export type EvaluateSpec = z.infer<typeof EvaluateSpecSchema>;
 
-/** Jobs a user (UI, CLI) may start; each runs in the trainer process and is recorded as a run. */
-export const UserJobSpecSchema = z.discriminatedUnion('kind', [SelfTestSpecSchema, TrainSpecSchema, EvaluateSpecSchema]);
-export type UserJobSpec = z.infer<typeof UserJobSpecSchema>;
 
 /** Per-token log-probabilities, NLL and perplexity of a text. */
-/** Optional with score and generate: a PEFT adapter on the base, and/or an NF4-quantized base. */
-const adapterOptions = {
-  adapter: z.string().min(1).optional(),
-  quant: z.enum(['none', 'nf4']).default('none'),
-};
 
 export const ScoreSpecSchema = z.object({ kind: z.literal('score'), model: modelDir, text: z.string().min(1, 'the text is empty'), ...adapterOptions });
 export type ScoreSpec = z.infer<typeof ScoreSpecSchema>;
@@ -205,6 +204,10 @@ export const ChoiceEvalSpecSchema = z.object({
 });
 export type ChoiceEvalSpec = z.infer<typeof ChoiceEvalSpecSchema>;
 
+/** Jobs a user (UI, CLI) may start; each runs in the trainer process and is recorded as a run. */
+export const UserJobSpecSchema = z.discriminatedUnion('kind', [SelfTestSpecSchema, TrainSpecSchema, EvaluateSpecSchema, ExportSpecSchema]);
+export type UserJobSpec = z.infer<typeof UserJobSpecSchema>;
+
 /** Internal jobs the app runs for itself or answers at once (not recorded in run history). */
 export const SystemProbeSpecSchema = z.object({ kind: z.literal('system') });
 export const JobSpecSchema = z.discriminatedUnion('kind', [
@@ -222,6 +225,20 @@ export type JobSpec = z.infer<typeof JobSpecSchema>;
 export const RunStateSchema = z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled']);
 export type RunState = z.infer<typeof RunStateSchema>;
 
+/** What run history shows of a training run without reading its metrics: filled for train runs. */
+export const TrainingSummarySchema = z.object({
+  method: z.enum(TRAIN_METHODS),
+  /** Parameters the run trained (from its result; null when it ended without one, e.g. a crash). */
+  trainableParameters: z.number().nullable(),
+  /** Loss of the last recorded step, and that step. */
+  finalLoss: z.number().nullable(),
+  lastStep: z.number().int().nullable(),
+  /** The run folder (spec.out) and whether the run continued another from a checkpoint. */
+  runDir: z.string(),
+  resumed: z.boolean(),
+});
+export type TrainingSummary = z.infer<typeof TrainingSummarySchema>;
+
 export const RunSchema = z.object({
   id: z.number().int(),
   kind: z.string(),
@@ -233,6 +250,7 @@ export const RunSchema = z.object({
   createdAt: z.string(),
   startedAt: z.string().nullable(),
   endedAt: z.string().nullable(),
+  training: TrainingSummarySchema.nullable().optional(),
 });
 export type Run = z.infer<typeof RunSchema>;
 
@@ -391,6 +409,22 @@ export const TemplatedViewSchema = z.object({
 });
 export type TemplatedView = z.infer<typeof TemplatedViewSchema>;
 
+export const CheckpointInfoSchema = z.object({ step: z.number().int(), path: z.string() });
+
+/** An export written from a training run (db/exports.ts). */
+export const ExportRecordSchema = z.object({
+  id: z.number().int(),
+  /** The training run exported. */
+  runId: z.number().int().nullable(),
+  format: z.enum(['peft', 'merged']),
+  path: z.string(),
+  bytes: z.number().nullable(),
+  /** dtype, the export job's run id, the reload check's relative error. */
+  detail: z.object({ dtype: z.string().nullable(), exportRunId: z.number().int(), reloadRelError: z.number().nullable(), method: z.string().nullable() }).partial().nullable(),
+  createdAt: z.string(),
+});
+export type ExportRecord = z.infer<typeof ExportRecordSchema>;
+
 export const ScoreSummarySchema = z.object({ count: z.number().int(), totalNll: z.number(), meanNll: z.number(), perplexity: z.number() });
 
 // ---- methods ------------------------------------------------------------------------------------
@@ -411,8 +445,39 @@ export const methods = {
     params: z.object({ id: z.number().int() }),
     result: z.object({ run: RunSchema, metrics: z.array(MetricSchema) }),
   },
+  'runs.timeline': {
+    summary: "A training run's metrics continued across resumes: the runs it resumed (same run folder) up to where each was resumed, then its own, one step numbering.",
+    params: z.object({ id: z.number().int() }),
+    result: z.object({ runIds: z.array(z.number().int()), metrics: z.array(MetricSchema) }),
+  },
+  'runs.checkpoints': {
+    summary: "A training run's complete checkpoints on disk (newest last) and whether it can be resumed from the newest.",
+    params: z.object({ runId: z.number().int() }),
+    result: z.object({ runDir: z.string(), checkpoints: z.array(CheckpointInfoSchema), resumable: z.boolean(), reason: z.string().nullable() }),
+  },
+  'runs.resume': {
+    summary: 'Continue a paused (cancelled) or interrupted training run from the newest checkpoint in its run folder, as a new run; optionally to a new total of steps.',
+    params: z.object({ runId: z.number().int(), steps: z.number().int().min(1).max(10_000_000).optional() }),
+    result: z.object({ run: RunSchema, fromStep: z.number().int() }),
+  },
+  'exports.start': {
+    summary: "Export a finished training run: its LoRA adapter as a PEFT folder, or a merged Hugging Face model in a dtype; runs as a job (progress events follow), recorded in the exports list when it succeeds.",
+    params: z.object({
+      runId: z.number().int(),
+      format: z.enum(['peft', 'merged']),
+      dtype: z.enum(['f32', 'bf16', 'f16']).default('bf16'),
+      /** The folder to write (new or empty); default <home>/exports/run-<id>-<format>[-<dtype>]-<time>. */
+      out: z.string().min(1).optional(),
+    }),
+    result: z.object({ run: RunSchema, out: z.string() }),
+  },
+  'exports.list': {
+    summary: 'Exports written, newest first; of one training run when runId is given.',
+    params: z.object({ runId: z.number().int().optional() }),
+    result: z.object({ exports: z.array(ExportRecordSchema) }),
+  },
   'jobs.start': {
-    summary: 'Start a job in a trainer process; returns the new run at once, events follow.',
+    summary: 'Start a job in a trainer process; returns the new run at once, events follow. A train spec that will not fit in memory is refused, naming a setting that would fit.',
     params: z.object({ spec: UserJobSpecSchema, name: z.string().min(1).max(200).optional() }),
     result: z.object({ run: RunSchema }),
   },

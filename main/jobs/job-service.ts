@@ -2,7 +2,8 @@
 // trainer process, and reported to every UI as events. The database is the source of truth, so
 // history survives a reload or a crash.
 import { existsSync, readFileSync } from 'node:fs';
-import { ApiError, methodFamily, type ApiEvent, type Run, type TrainSpec, type UserJobSpec } from '../api/contract.js';
+import { totalmem } from 'node:os';
+import { ApiError, methodFamily, type ApiEvent, type ExportSpec, type Run, type TrainSpec, type UserJobSpec } from '../api/contract.js';
 import type { EventHub } from '../api/event-hub.js';
 import type { Db } from '../../db/database.js';
 import { getDataset } from '../../db/datasets.js';
@@ -12,7 +13,24 @@ import { setRunTrainingInfo } from '../../db/run-training.js';
 import { createRun, getRun, markRunEnded, markRunStarted } from '../../db/runs.js';
 import type { RunningJob, Supervisor } from '../trainer/supervisor.js';
 import { basename, join, resolve } from 'node:path';
+import type { TrainingBudget } from '../estimate/training-budget.js';
+import type { ExportResult } from '../trainer/jobs/export.js';
 import { EtaEstimator } from './eta.js';
+import { checkTrainMemory, refuseIfTooBig } from './memory-gate.js';
+import { recordExportRun } from './record-export.js';
+import { runView } from './run-view.js';
+
+export interface StartOptions {
+  /** What a training run must fit in; default this machine's RAM (the CPU engine). */
+  budget?: TrainingBudget;
+  /** Start a training run even if the estimate says it will not fit (the CLI's --ignore-memory-check). */
+  ignoreMemoryCheck?: boolean;
+  /** How a user may insist, named in the refusal (e.g. the CLI flag); null: no way (the API). */
+  overrideHint?: string | null;
+}
+
+/** Training runs write a checkpoint when cancelled: give them time to finish it before a kill. */
+const TRAIN_CANCEL_GRACE_MS = 10 * 60_000;
 
 export class JobService {
   private readonly running = new Map<number, RunningJob>();
@@ -23,8 +41,8 @@ export class JobService {
     private readonly hub: EventHub,
   ) {}
 
-  start(spec: UserJobSpec, name?: string): Run {
-    const training = spec.kind === 'train' ? this.checkTrainingInputs(spec) : null;
+  start(spec: UserJobSpec, name?: string, options: StartOptions = {}): Run {
+    const training = spec.kind === 'train' ? this.checkTrainingInputs(spec, options) : null;
     const run = createRun(this.db, { kind: spec.kind, name: name ?? defaultName(spec), spec });
     if (training) setRunTrainingInfo(this.db, run.id, training);
     markRunStarted(this.db, run.id);
@@ -43,18 +61,27 @@ export class JobService {
     this.running.set(run.id, job);
     job.done.then((outcome) => {
       this.running.delete(run.id);
-      markRunEnded(this.db, run.id, {
-        state: outcome.state,
-        error: outcome.state === 'failed' ? outcome.error : null,
-        result: outcome.state === 'succeeded' ? outcome.result : undefined,
-      });
+      // A cancelled training run still reports its result: the checkpoint it wrote, the steps done.
+      const result = outcome.state === 'failed' ? undefined : outcome.result;
+      markRunEnded(this.db, run.id, { state: outcome.state, error: outcome.state === 'failed' ? outcome.error : null, result });
+      if (spec.kind === 'export' && outcome.state === 'succeeded') {
+        try {
+          recordExportRun(this.db, run.id, spec as ExportSpec, outcome.result as ExportResult);
+        } catch (err) {
+          this.hub.emit({ type: 'run.log', runId: run.id, level: 'warn', message: `the export was written but could not be recorded: ${(err as Error).message}` });
+        }
+      }
       this.emitState(run.id);
     });
-    return getRun(this.db, run.id)!;
+    return this.view(run.id);
+  }
+
+  private view(runId: number): Run {
+    return runView(this.db, getRun(this.db, runId)!);
   }
 
   /** What can be checked before a trainer process starts: a bad path fails now, not minutes later. */
-  private checkTrainingInputs(spec: TrainSpec): { method: ReturnType<typeof methodFamily>; modelId: number; datasetId: number } {
+  private checkTrainingInputs(spec: TrainSpec, options: StartOptions): { method: ReturnType<typeof methodFamily>; modelId: number; datasetId: number } {
     if (!getDataset(this.db, spec.datasetId)) throw new ApiError('not_found', `no dataset with id ${spec.datasetId}`);
     const configFile = join(spec.model, 'config.json');
     let config: unknown;
@@ -64,6 +91,16 @@ export class JobService {
       throw new ApiError('bad_request', `${configFile}: ${existsSync(configFile) ? `not valid JSON (${(err as Error).message})` : 'not found: is this a Hugging Face model folder?'}`);
     }
     const model = upsertModel(this.db, { path: resolve(spec.model), name: basename(spec.model), config });
+    if (!options.ignoreMemoryCheck) {
+      const budget = options.budget ?? { bytes: totalmem(), label: 'RAM' };
+      let fit;
+      try {
+        fit = checkTrainMemory(this.db, spec, config, model.id, budget);
+      } catch (err) {
+        throw new ApiError('bad_request', `${configFile}: ${(err as Error).message}`);
+      }
+      refuseIfTooBig(fit, budget, spec, options.overrideHint ?? null);
+    }
     return { method: methodFamily(spec.method), modelId: model.id, datasetId: spec.datasetId };
   }
 
@@ -73,7 +110,7 @@ export class JobService {
       if (!getRun(this.db, runId)) throw new ApiError('not_found', `no run with id ${runId}`);
       return false; // already ended
     }
-    job.cancel();
+    job.cancel(getRun(this.db, runId)?.kind === 'train' ? TRAIN_CANCEL_GRACE_MS : undefined);
     return true;
   }
 
@@ -95,18 +132,32 @@ export class JobService {
   }
 
   private emitState(runId: number): void {
-    const run = getRun(this.db, runId);
-    if (run) this.hub.emit({ type: 'run.state', run } satisfies ApiEvent);
+    if (getRun(this.db, runId)) this.hub.emit({ type: 'run.state', run: this.view(runId) } satisfies ApiEvent);
   }
 }
+
+const METHOD_LABELS: Record<TrainSpec['method'], string> = {
+  full: 'Full fine-tuning',
+  lora: 'LoRA',
+  qlora: 'QLoRA',
+  lisa: 'LISA',
+  'zo-sgd': 'ZO-SGD',
+  'zo-sgd-sign': 'ZO-SGD-Sign',
+  'zo-sgd-mmt': 'ZO-SGD-MMT',
+  'zo-sgd-cons': 'ZO-SGD-Cons',
+  'zo-adam': 'ZO-Adam',
+  'forward-grad': 'Forward-gradient training',
+};
 
 function defaultName(spec: UserJobSpec): string {
   switch (spec.kind) {
     case 'selftest':
       return `Engine self-test (${spec.rounds} × ${spec.size}²)`;
     case 'train':
-      return `${spec.method === 'full' ? 'Full fine-tuning' : spec.method.toUpperCase()} of ${basename(spec.model)} on dataset ${spec.datasetId}${spec.resumeFrom ? ' (resumed)' : ''}`;
+      return `${METHOD_LABELS[spec.method]} of ${basename(spec.model)} on dataset ${spec.datasetId}${spec.resumeFrom ? ' (resumed)' : ''}`;
     case 'evaluate':
-      return `Held-out loss of ${basename(spec.model)} on dataset ${spec.datasetId} (${spec.split})`;
+      return `Held-out loss of ${basename(spec.model)}${spec.adapter ? ` + adapter ${basename(resolve(spec.adapter, '..'))}` : ''} on dataset ${spec.datasetId} (${spec.split})`;
+    case 'export':
+      return `Export of ${basename(spec.run)} as ${spec.format === 'peft' ? 'a PEFT adapter' : `a merged ${spec.dtype} model`}`;
   }
 }

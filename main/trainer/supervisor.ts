@@ -8,7 +8,8 @@ import type { FromTrainer, TrainMetric } from './protocol.js';
 export type JobOutcome =
   | { state: 'succeeded'; result: unknown }
   | { state: 'failed'; error: string }
-  | { state: 'cancelled' };
+  /** A job that stopped on request; `result` is what it reported while stopping (a training run's checkpoint), if anything. */
+  | { state: 'cancelled'; result?: unknown };
 
 export interface JobListener {
   progress?(step: number, total: number, message: string): void;
@@ -20,8 +21,8 @@ export interface JobListener {
 export interface RunningJob {
   readonly pid: number | undefined;
   readonly done: Promise<JobOutcome>;
-  /** Asks the job to stop; it is killed if it has not ended after the grace period. */
-  cancel(): void;
+  /** Asks the job to stop; it is killed if it has not ended after the grace period (default the supervisor's). */
+  cancel(graceMs?: number): void;
 }
 
 export class Supervisor {
@@ -58,11 +59,11 @@ export class Supervisor {
     return {
       pid: child.pid,
       done,
-      cancel: () => {
+      cancel: (graceMs?: number) => {
         if (cancelRequested) return;
         cancelRequested = true;
         child.send({ type: 'cancel' });
-        killTimer = setTimeout(() => child.kill(), this.options.cancelGraceMs ?? 5000);
+        killTimer = setTimeout(() => child.kill(), graceMs ?? this.options.cancelGraceMs ?? 5000);
       },
     };
   }
@@ -83,7 +84,9 @@ function outcome(
   if (cancelRequested) {
     return reported?.type === 'result' && !isCancelledResult(reported.result)
       ? { state: 'succeeded', result: reported.result } // it finished before the cancel reached it
-      : { state: 'cancelled' };
+      : reported?.type === 'result'
+        ? { state: 'cancelled', result: reported.result }
+        : { state: 'cancelled' };
   }
   if (reported?.type === 'result' && code === 0) return { state: 'succeeded', result: reported.result };
   if (reported?.type === 'error') return { state: 'failed', error: reported.message };

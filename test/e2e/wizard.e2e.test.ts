@@ -1,8 +1,9 @@
 // The six wizard steps end to end, point and click, in Chromium against serve mode with the real
 // engine and database (CPU): stories260K-hf and a small dataset → model → data (preview, template
-// view) → full fine-tuning → live charts that survive a reload → held-out loss and chat with both
-// models → the exported folder checked → runs compared. A screenshot of every step goes to
-// test-artifacts/e2e/; every page must fit 1280×800 without horizontal scrolling.
+// view) → a LoRA run → live charts that survive a reload → pause (a checkpoint) and resume, one
+// curve → held-out loss and chat with the base and base + adapter → a merged export written,
+// reloaded and scored → runs compared. A screenshot of every step goes to test-artifacts/e2e/;
+// every page must fit 1280×800 without horizontal scrolling.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -85,19 +86,35 @@ describe.skipIf(!haveAssets)('the wizard in Chromium: stories260K from model to 
     await screenshot(page, '11-data');
   });
 
-  it('3. method: cards, memory estimate, methods the engine lacks cannot start', async () => {
+  it('3. method: every method startable with its defaults, memory estimate, keyboard choice of LoRA', async () => {
     await goToStep(page, 'Method');
-    await page.getByRole('radio', { name: /^LoRA\b/ }).check();
-    expect(await page.getByTestId('start-blocker').textContent()).toContain('LoRA is coming soon');
-    expect(await page.getByRole('button', { name: 'Start training' }).isDisabled()).toBe(true);
-    await page.getByRole('radio', { name: /^Full fine-tuning/ }).check();
-    await page.getByLabel('Steps', { exact: true }).fill('150');
-    await page.getByLabel('Learning rate', { exact: true }).fill('0.002');
+    const radios = page.getByRole('radiogroup', { name: 'Fine-tuning method' }).getByRole('radio');
+    expect(await radios.count()).toBe(5);
+    // The keyboard moves between the cards (a native radio group).
+    await page.getByRole('radio', { name: /^LoRA\b/ }).focus();
+    await page.keyboard.press('ArrowRight');
+    expect(await page.getByRole('radio', { name: /^QLoRA\b/ }).isChecked()).toBe(true);
+    expect(await page.getByLabel('Learning rate', { exact: true }).inputValue()).toBe('0.0002');
+    await page.getByRole('radio', { name: /^Zeroth-order/ }).check();
+    expect(await page.getByLabel('Learning rate', { exact: true }).inputValue()).toBe('0.000001');
+    await page.getByLabel('Parameters perturbed').selectOption('lora');
+    expect(await page.getByLabel('Learning rate', { exact: true }).inputValue()).toBe('0.0001');
+    await page.keyboard.press('Shift+Tab'); // keyboard back to the cards
+    await page.getByRole('radio', { name: /^LoRA\b/ }).focus();
+    await page.keyboard.press('Space');
+    expect(await page.getByRole('radio', { name: /^LoRA\b/ }).isChecked()).toBe(true);
+    expect(await page.getByLabel('Run folder').inputValue()).toMatch(new RegExp(`^${join(home.dir, 'home', 'runs')}/\\d{4}-\\d\\d-\\d\\dT[\\d-]+-lora$`));
+    await page.getByText('Advanced: LoRA').click();
+    expect(await page.getByLabel('Target projections').inputValue()).toBe('all-linear');
+    expect(await page.getByLabel('LoRA dropout').inputValue()).toBe('0.05');
+    await page.getByLabel('Steps', { exact: true }).fill('300');
+    await page.getByLabel('Learning rate', { exact: true }).fill('0.02');
     await page.getByLabel('Sequence length', { exact: true }).fill('128');
     const before = await page.getByTestId('memory-estimate').textContent();
     await page.getByLabel('Batch size', { exact: true }).fill('4');
     await expect.poll(() => page.getByTestId('memory-estimate').textContent()).not.toBe(before);
     expect(await page.getByTestId('memory-estimate').textContent()).toMatch(/MiB of .* RAM/);
+    expect(await page.getByTestId('memory-detail').textContent()).toContain('92,480 of 260,032 parameters trained');
     expect(await page.getByTestId('start-blocker').count()).toBe(0);
     await noHorizontalScroll(page);
     await screenshot(page, '12-method');
@@ -105,28 +122,42 @@ describe.skipIf(!haveAssets)('the wizard in Chromium: stories260K from model to 
     await expect.poll(() => page.locator('main h1').textContent()).toBe('Train');
   });
 
-  it('4. train: live charts, rebuilt from the database after a reload mid-run', async () => {
-    const points = page.getByRole('img', { name: /^Loss:/ }).getByTestId('chart-point');
-    await expect.poll(() => points.count(), { timeout: 30_000 }).toBeGreaterThan(2);
+  it('4. train: live charts, rebuilt after a reload; pause writes a checkpoint, resume continues the same curve', async () => {
+    const lossPoints = () => page.getByRole('img', { name: /^Loss:/ }).getByTestId('chart-point').count();
+    await expect.poll(lossPoints, { timeout: 30_000 }).toBeGreaterThan(2);
     expect(await page.getByTestId('run-state').textContent()).toBe('running');
     await page.reload();
     await expect.poll(() => page.locator('main h1').textContent()).toBe('Train');
-    // Right after the reload the points come from runs.get (the database), then events extend them.
-    await expect.poll(() => page.getByRole('img', { name: /^Loss:/ }).getByTestId('chart-point').count(), { timeout: 10_000 }).toBeGreaterThan(2);
+    // Right after the reload the points come from the database, then events extend them.
+    await expect.poll(lossPoints, { timeout: 10_000 }).toBeGreaterThan(2);
+    await page.getByRole('button', { name: 'Pause' }).click();
+    await expect.poll(() => page.getByTestId('run-state').textContent(), { timeout: 30_000 }).toBe('cancelled');
+    const resume = page.getByRole('button', { name: /^Resume from step \d+$/ });
+    await expect.poll(() => resume.count(), { timeout: 10_000 }).toBe(1);
+    const pausedAt = Number(/(\d+)$/.exec((await resume.textContent())!)![1]);
+    expect(pausedAt).toBeGreaterThan(2);
+    expect(pausedAt).toBeLessThan(300);
+    await screenshot(page, '13-train-paused');
+    await resume.click();
+    await expect.poll(() => page.getByTestId('run-chain').textContent()).toMatch(/Continues run 1/);
     await expect.poll(() => page.getByTestId('run-state').textContent(), { timeout: 90_000 }).toBe('succeeded');
-    expect(await page.getByTestId('train-progress').textContent()).toContain('Step 150 of 150');
-    for (const chart of ['Learning rate', 'Tokens per second', 'Engine memory']) {
-      expect(await page.getByRole('img', { name: new RegExp(`^${chart}: 150 points`) }).count(), chart).toBe(1);
+    expect(await page.getByTestId('train-progress').textContent()).toContain('Step 300 of 300');
+    // One curve: every step from 1 to 300 once, the paused run's points and the resumed run's.
+    for (const chart of ['Loss', 'Learning rate', 'Tokens per second', 'Engine memory']) {
+      expect(await page.getByRole('img', { name: new RegExp(`^${chart}: 300 points`) }).count(), chart).toBe(1);
     }
+    await page.reload();
+    await expect.poll(() => page.getByRole('img', { name: /^Loss: 300 points/ }).count(), { timeout: 10_000 }).toBe(1);
     await noHorizontalScroll(page);
     await screenshot(page, '13-train');
   });
 
-  it('5. evaluate: held-out loss of both models, and both answer in the chat', async () => {
+  it('5. evaluate: held-out loss of the base and base + adapter, and both answer in the chat', async () => {
     await goToStep(page, 'Evaluate');
     await page.getByRole('button', { name: 'Compute held-out loss' }).click();
     const rows = page.getByTestId('eval-row');
     await expect.poll(() => rows.allTextContents(), { timeout: 60_000 }).toEqual([expect.stringContaining('succeeded'), expect.stringContaining('succeeded')]);
+    expect(await rows.nth(1).locator('td').first().textContent()).toBe('Fine-tuned (base + adapter)');
     const loss = async (i: number) => Number((await rows.nth(i).locator('td').nth(1).textContent())!.trim());
     // Fine-tuning on these stories lowers the loss on held-out rows of the same kind.
     expect(await loss(1)).toBeLessThan(await loss(0));
@@ -136,26 +167,35 @@ describe.skipIf(!haveAssets)('the wizard in Chromium: stories260K from model to 
     await expect.poll(() => answers.count()).toBe(2);
     await expect.poll(() => page.getByRole('button', { name: 'Ask both models' }).isEnabled(), { timeout: 30_000 }).toBe(true);
     expect((await answers.nth(0).locator('.answer-text').textContent())!.trim().length).toBeGreaterThan(0);
-    // The fine-tuned model answers with one of its stories.
-    expect(await answers.nth(1).locator('.answer-text').textContent()).toMatch(/Lily|Tom|Sam|Mia|Ben|cat/);
+    // The fine-tuned model answers in the words of its stories.
+    expect(await answers.nth(1).locator('.answer-text').textContent()).toMatch(/Lily|Tom|Sam|Mia|Ben|cat|sun|ball|dog|flower|cake/);
     await noHorizontalScroll(page);
     await screenshot(page, '14-evaluate');
   });
 
-  it('6. export: the trained folder is shown, reloaded and scores a sample', async () => {
+  it('6. export: a merged bf16 model written with progress, listed, reloaded and scored', async () => {
     await goToStep(page, 'Export');
-    expect(await page.getByTestId('export-path').textContent()).toContain(join(home.dir, 'home', 'runs'));
-    await page.getByRole('button', { name: 'Check the export' }).click();
+    await page.getByRole('radio', { name: /^Merged model/ }).check();
+    await page.getByLabel('Weights dtype').selectOption('bf16');
+    await page.getByRole('button', { name: 'Export', exact: true }).click();
+    await expect.poll(async () => `${await page.getByTestId('export-progress').textContent()} ${await page.getByRole('alert').allTextContents()}`, { timeout: 60_000 }).toMatch(/^Written to /);
+    await expect.poll(() => page.getByTestId('exports-table').locator('tbody tr').count()).toBe(1);
+    expect(await page.getByTestId('export-path').textContent()).toContain(join(home.dir, 'home', 'exports'));
+    expect(await page.getByTestId('exports-table').textContent()).toContain('merged bf16');
+    await page.getByRole('button', { name: /^Check the export/ }).click();
     await expect.poll(() => page.getByTestId('export-check').textContent(), { timeout: 30_000 }).toMatch(/Loads: llama, 260,032 parameters.*perplexity \d+\.\d\d/s);
     await noHorizontalScroll(page);
     await screenshot(page, '15-export');
   });
 
-  it('7. runs: the training run compared with its loss curve and numbers', async () => {
+  it('7. runs: method, trained parameters and final loss in history; the resumed run compared as one curve', async () => {
     await page.getByRole('link', { name: 'Runs' }).click();
-    await page.getByRole('checkbox', { name: 'Compare run 1' }).check();
+    const resumed = page.getByTestId('run-row').filter({ hasText: 'lora (resumed)' });
+    await expect.poll(() => resumed.count()).toBe(1);
+    expect(await resumed.textContent()).toMatch(/92,480\d\.\d{4} @ 300/);
+    await page.getByRole('checkbox', { name: 'Compare run 2' }).check();
     await expect.poll(() => page.getByTestId('compare-table').locator('tbody tr').count()).toBe(1);
-    expect(await page.getByTestId('compare-table').textContent()).toContain('150 / 150');
+    expect(await page.getByTestId('compare-table').textContent()).toMatch(/lora92,480300 \/ 300/);
     await noHorizontalScroll(page);
     await screenshot(page, '16-runs-compare');
     expect(problems).toEqual([]);

@@ -54,11 +54,11 @@ export const evalCommand: CliCommand = {
     const quant = target.qlora ? 'nf4' : parseQuant(values.quant);
 
     if (task === 'loss') {
-      if (target.adapter || quant !== 'none') throw new UsageError('--task loss evaluates a model folder; merge an adapter first with "tunesmith export --format merged"');
       const datasetId = parseIntOption('dataset', values.dataset, 0, 1, 2 ** 31 - 1);
       const maxExamples = parseIntOption('limit', values.limit, 500, 1, 1_000_000);
       return withContext(io, async (ctx) => {
-        const run = ctx.jobs.start({ kind: 'evaluate', model: target.model, datasetId, split: 'val', seqLen: 512, responsesOnly: true, maxExamples });
+        // The evaluate job loads base + adapter (NF4 base for QLoRA) itself.
+        const run = ctx.jobs.start({ kind: 'evaluate', model: target.model, adapter: target.adapter, quant, datasetId, split: 'val', seqLen: 512, responsesOnly: true, maxExamples });
         const ended = await followRun(ctx, io, run.id, { quiet: true });
         if (ended.state !== 'succeeded') {
           io.err(`evaluation ${ended.state}${ended.error ? `: ${ended.error}` : ''}`);

@@ -7,7 +7,8 @@ import { TRAIN_METHODS, TrainSpecSchema, type TrainSpec } from '../../api/contra
 import { describeIssues } from '../../api/dispatch.js';
 import { importDataset, ImportRejectedError } from '../../data/import-dataset.js';
 import type { TrainResult } from '../../trainer/jobs/train.js';
-import { listCheckpoints, readRunSpec, runFolder, checkpointPath } from '../../train/run-folder.js';
+import { resumeSpec } from '../../train/resume-run.js';
+import { runFolder } from '../../train/run-folder.js';
 import type { AppContext } from '../../app-context.js';
 import { followRun, formatBytes, parseIntOption, parseNumberOption, parseOptions, UsageError, withContext, type CliCommand, type CliIo } from '../command.js';
 
@@ -57,6 +58,8 @@ export const trainCommand: CliCommand = {
   --template T         chat template: model, alpaca, chatml, llama-2, llama-3, mistral
   --seed N             data-order seed (default 0)
   --threads N          CPU threads (default: all)
+  --ignore-memory-check
+                       start even if the memory estimate says the run will not fit
   --json               print the finished run as JSON`,
   async run(argv, io) {
     const { values } = parseOptions(argv, {
@@ -97,8 +100,10 @@ export const trainCommand: CliCommand = {
       'train-embeddings': { type: 'boolean' },
       'train-head': { type: 'boolean' },
       json: { type: 'boolean' },
+      'ignore-memory-check': { type: 'boolean' },
     });
-    if (values.resume !== undefined) return resumeRun(values.resume, values.steps, values.json ?? false, io);
+    const ignoreMemory = values['ignore-memory-check'] ?? false;
+    if (values.resume !== undefined) return resumeRun(values.resume, values.steps, values.json ?? false, ignoreMemory, io);
     if (!values.model) throw new UsageError('train needs --model DIR');
     if ((values.data === undefined) === (values.dataset === undefined)) throw new UsageError('train needs exactly one of --data FILE or --dataset ID');
     if (!values.steps) throw new UsageError('train needs --steps N');
@@ -161,7 +166,7 @@ export const trainCommand: CliCommand = {
           throw err;
         }
       }
-      return startAndFollow(ctx, { ...checked.data, datasetId }, values.json ?? false, io);
+      return startAndFollow(ctx, { ...checked.data, datasetId }, values.json ?? false, ignoreMemory, io);
     });
   },
 };
@@ -173,8 +178,10 @@ function parseLoraTargets(value: string | undefined): string | string[] {
 }
 
 /** Starts a training run and reports on it until it ends. */
-async function startAndFollow(ctx: AppContext, spec: TrainSpec, json: boolean, io: CliIo): Promise<number> {
-  const run = ctx.jobs.start(spec);
+async function startAndFollow(ctx: AppContext, spec: TrainSpec, json: boolean, ignoreMemoryCheck: boolean, io: CliIo): Promise<number> {
+  // The same memory check as the app's jobs.start; a user who knows better may insist.
+  const budget = ignoreMemoryCheck ? undefined : await ctx.trainingBudget();
+  const run = ctx.jobs.start(spec, undefined, { budget, ignoreMemoryCheck, overrideHint: 'tunesmith train --ignore-memory-check' });
   if (!json) io.out(`run ${run.id}: ${run.name}`);
   const ended = await followRun(ctx, io, run.id, { quiet: json });
   if (json) {
@@ -187,13 +194,10 @@ async function startAndFollow(ctx: AppContext, spec: TrainSpec, json: boolean, i
   return ended.state === 'succeeded' ? 0 : 1;
 }
 
-/** --resume RUN_DIR: the run's own spec, from its newest complete checkpoint. */
-async function resumeRun(dir: string, steps: string | undefined, json: boolean, io: CliIo): Promise<number> {
-  const folder = runFolder(dir);
-  const spec = readRunSpec(folder);
-  const last = listCheckpoints(folder).at(-1);
-  if (!last) throw new Error(`${folder.checkpoints} holds no complete checkpoint to resume from`);
-  const total = parseIntOption('steps', steps, spec.steps, last.step + 1, 10_000_000);
-  io.out(`resuming ${folder.dir} from step ${last.step} of ${total}`);
-  return withContext(io, (ctx) => startAndFollow(ctx, { ...spec, steps: total, resumeFrom: checkpointPath(folder, last.step) }, json, io));
+/** --resume RUN_DIR: the run's own spec, from its newest complete checkpoint (as the app's runs.resume). */
+async function resumeRun(dir: string, steps: string | undefined, json: boolean, ignoreMemoryCheck: boolean, io: CliIo): Promise<number> {
+  const total = steps === undefined ? undefined : parseIntOption('steps', steps, 1, 1, 10_000_000);
+  const { spec, fromStep } = resumeSpec(dir, total);
+  io.out(`resuming ${runFolder(dir).dir} from step ${fromStep} of ${spec.steps}`);
+  return withContext(io, (ctx) => startAndFollow(ctx, spec, json, ignoreMemoryCheck, io));
 }

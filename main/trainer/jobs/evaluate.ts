@@ -1,19 +1,22 @@
 // The `evaluate` job: held-out loss. Each example of a dataset's split is templated exactly as
 // training templates it (same mask, same truncation), scored by the engine, and the negative
 // log-likelihood of its target tokens averaged over all of them — the number a training loss
-// curve is compared against. Base and fine-tuned models scored on the same split are comparable.
+// curve is compared against. Base and fine-tuned models scored on the same split are comparable;
+// a LoRA run's model is the base with its adapter (a QLoRA run's on the NF4 base it trained on).
 import Database from 'better-sqlite3';
 import type { EvaluateSpec } from '../../api/contract.js';
 import { getDataset } from '../../../db/datasets.js';
 import { countExamples } from '../../../db/examples.js';
 import { iterateTemplatedExamples } from '../../data/tokenized-dataset.js';
-import { loadEngine } from '../../engine/native.js';
 import { resolveChatTemplate, type BuiltinTemplateName } from '../../model/chat-template.js';
 import { loadTokenizer } from '../../model/tokenizer.js';
 import type { JobContext } from './job-context.js';
+import { openModel } from './open-model.js';
 
 export interface EvaluateResult {
   model: string;
+  adapter: string | null;
+  quant: 'none' | 'nf4';
   datasetId: number;
   split: 'val' | 'train';
   examples: number;
@@ -35,8 +38,8 @@ export async function runEvaluate(spec: EvaluateSpec, ctx: JobContext, databaseP
     const total = Math.min(available, spec.maxExamples);
     const tokenizer = loadTokenizer(spec.model);
     const template = resolveChatTemplate(tokenizer, spec.template ?? ((dataset.template ?? undefined) as BuiltinTemplateName | 'model' | undefined));
-    ctx.log('info', `loading ${spec.model}`);
-    const model = await loadEngine().loadModel(spec.model);
+    ctx.log('info', `loading ${spec.model}${spec.adapter ? ` with the adapter ${spec.adapter}` : ''}${spec.quant === 'nf4' ? ' (NF4 base)' : ''}`);
+    const model = await openModel({ model: spec.model, adapter: spec.adapter, quant: spec.quant });
     const vocab = model.config().vocabSize;
     let cancelled = false;
     ctx.onCancel(() => (cancelled = true));
@@ -65,7 +68,7 @@ export async function runEvaluate(spec: EvaluateSpec, ctx: JobContext, databaseP
     }
     if (tokens === 0 && !cancelled) throw new Error(`the ${spec.split} split has no target tokens to score`);
     const meanNll = tokens ? nll / tokens : 0;
-    return { model: spec.model, datasetId: spec.datasetId, split: spec.split, examples, tokens, meanNll, perplexity: Math.exp(meanNll), cancelled };
+    return { model: spec.model, adapter: spec.adapter ?? null, quant: spec.quant, datasetId: spec.datasetId, split: spec.split, examples, tokens, meanNll, perplexity: Math.exp(meanNll), cancelled };
   } finally {
     db.close();
   }

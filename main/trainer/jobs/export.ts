@@ -64,8 +64,10 @@ export async function runExport(spec: ExportSpec, ctx: JobContext): Promise<Expo
     den += expected[i]! ** 2;
   }
   const reloadRelError = Math.sqrt(num / den);
-  // f32 should be exact up to summation order; bf16/f16 round every weight (8 and 11 bits).
-  const tolerance = spec.dtype === 'f32' ? 1e-5 : spec.dtype === 'f16' ? 5e-3 : 3e-2;
+  // f32 should be exact up to summation order; bf16/f16 round every weight (8 and 11 bits), and the
+  // rounding compounds through the layers: a LoRA-trained stories260K measured 3.2e-2 (bf16) and
+  // 2.7e-3 (f16). A wrong name or a broken conversion is off by O(1), far above either bound.
+  const tolerance = spec.dtype === 'f32' ? 1e-5 : spec.dtype === 'f16' ? 1e-2 : 8e-2;
   if (!(reloadRelError <= tolerance)) throw new Error(`the exported model's logits differ from the trained model's by ${reloadRelError.toExponential(2)} (over ${tolerance} for ${spec.dtype})`);
   ctx.progress(2, 2, `merged model written to ${out}; reloaded logits within ${reloadRelError.toExponential(2)}`);
   return { format: 'merged', out, dtype: spec.dtype, reloadRelError };

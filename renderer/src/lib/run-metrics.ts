@@ -1,6 +1,6 @@
 // Metrics of a run as the charts need them: built from the database (runs.get) and kept current by
 // run.metric events; a step seen twice (event and reload racing) keeps one point.
-import type { Run } from '../../../main/api/contract';
+import type { Run, TrainMethod } from '../../../main/api/contract';
 
 export interface MetricPoint {
   step: number;
@@ -26,14 +26,20 @@ export function series(points: MetricPoint[], key: Exclude<keyof MetricPoint, 's
 
 export interface TrainRunResult {
   runDir: string;
-  /** The trained model (a Hugging Face folder inside the run folder), or null when cancelled. */
+  /** The trained model (a Hugging Face folder inside the run folder), or null when cancelled or when an adapter was trained. */
   model: string | null;
+  /** The trained LoRA adapter (a PEFT folder inside the run folder): LoRA, QLoRA, zeroth-order over LoRA. */
+  adapter: string | null;
+  trainableParameters: number;
+  lastCheckpoint: string | null;
   stepsDone: number;
   finalLoss: number | null;
   examples: number;
   cancelled: boolean;
 }
 
-export function trainSpecOf(run: Run): { steps: number; model: string; datasetId: number; out: string; seqLen: number; template?: string } | null {
-  return run.kind === 'train' ? (run.spec as { steps: number; model: string; datasetId: number; out: string; seqLen: number; template?: string }) : null;
+export type TrainRunSpec = { method: TrainMethod; steps: number; lr: number; model: string; datasetId: number; out: string; seqLen: number; template?: string; zoTarget?: 'all' | 'lora' };
+
+export function trainSpecOf(run: Run): TrainRunSpec | null {
+  return run.kind === 'train' ? (run.spec as TrainRunSpec) : null;
 }

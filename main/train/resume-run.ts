@@ -1,0 +1,25 @@
+// What resuming a run folder means: its own spec (run.json), continued from the newest complete
+// checkpoint, optionally to a new total of steps. Shared by `tunesmith train --resume` and the
+// API's runs.resume, so both resume exactly the same way.
+import type { TrainSpec } from '../api/contract.js';
+import { checkpointPath, listCheckpoints, readRunSpec, runFolder } from './run-folder.js';
+
+export class NothingToResumeError extends Error {}
+
+export function resumeSpec(runDir: string, steps?: number): { spec: TrainSpec; fromStep: number } {
+  const folder = runFolder(runDir);
+  const spec = readRunSpec(folder);
+  const last = listCheckpoints(folder).at(-1);
+  if (!last) throw new NothingToResumeError(`${folder.checkpoints} holds no complete checkpoint to resume from`);
+  const total = steps ?? spec.steps;
+  if (total <= last.step) {
+    throw new NothingToResumeError(`the newest checkpoint is at step ${last.step} and the run has ${total} steps: ask for more steps to train longer`);
+  }
+  return { spec: { ...spec, steps: total, resumeFrom: checkpointPath(folder, last.step) }, fromStep: last.step };
+}
+
+/** The step a checkpoint file holds, from its name (step-00000042.ckpt). */
+export function checkpointStep(file: string): number | null {
+  const m = /step-(\d+)\.ckpt$/.exec(file);
+  return m ? Number(m[1]) : null;
+}
