@@ -167,9 +167,9 @@ export function estimateTrainingMemory(input: EstimateInput): MemoryEstimate {
       const gamma = Math.min(s.numLayers, Math.max(1, input.lisaLayers ?? 2));
       const trainable = input.method === 'full' ? P : counts.embedding + counts.head + counts.finalNorm + gamma * counts.perLayer;
       const activations = activationFloats(s, batch, seq, true, checkpointing) * FLOAT_BYTES;
-      // Asking a model without an adapter for its trainable parameters allocates its full gradient
-      // buffer; LISA then routes the active layers' gradients into its own compact buffer.
-      const gradients = (input.method === 'full' ? P : P + trainable) * FLOAT_BYTES;
+      // LISA routes the active parameters' gradients into its own compact buffer; the model's full
+      // gradient buffer is never allocated.
+      const gradients = trainable * FLOAT_BYTES;
       return finish({
         weights: P * FLOAT_BYTES,
         gradients,
@@ -229,9 +229,9 @@ export function estimateTrainingMemory(input: EstimateInput): MemoryEstimate {
       const codes = variant === 'forward-grad' ? 0 : trainable;
       return finish({
         weights: (P + (lora ? lora.adapter : 0)) * FLOAT_BYTES,
-        // Never filled, but allocated: the LoRA linears' gradient buffer, or the model's own when
-        // the trainer asks a model without an adapter for its trainable parameters (not forward-gradient).
-        gradients: (lora ? lora.adapter : variant === 'forward-grad' ? 0 : P) * FLOAT_BYTES,
+        // Never filled, but allocated with the adapter: the LoRA linears' gradient buffer. A
+        // full-model ZO run holds no gradient buffer at all.
+        gradients: (lora ? lora.adapter : 0) * FLOAT_BYTES,
         optimizer: codes + trainable * stateFloats * FLOAT_BYTES,
         activations: activations * FLOAT_BYTES,
         loadPeak: null,

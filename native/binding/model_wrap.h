@@ -234,7 +234,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
 
   // Values the optimizer updates (adapter, plus embeddings/head when trained; all without an adapter).
   Napi::Value TrainableParameters(const Napi::CallbackInfo& info) {
-    return Napi::Number::New(info.Env(), static_cast<double>(loaded(info.Env()).trainable_spans().total()));
+    return Napi::Number::New(info.Env(), static_cast<double>(loaded(info.Env()).trainable_parameter_count()));
   }
 };
 

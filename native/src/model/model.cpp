@@ -160,6 +160,18 @@ void Model::detach_adapter() {
   adapter_.reset();
 }
 
+int64_t Model::trainable_parameter_count() {
+  int64_t n = 0;
+  if (transformer_.has_gradient_routes()) {
+    for (const auto& route : transformer_.gradient_routes()) n += static_cast<int64_t>(route.count);
+  } else if (!adapter_) {
+    n = static_cast<int64_t>(num_parameters());
+  }
+  if (adapter_)
+    for (const TrainableSpan<float>& s : adapter_->trainable_spans()) n += s.count;
+  return n;
+}
+
 TrainableView<float> Model::trainable_spans() {
   transformer_.ensure_grads();
   TrainableView<float> view;

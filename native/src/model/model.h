@@ -96,6 +96,9 @@ class Model {
   // merged), then the adapter's spans (LoRA: one span, A and B of every module). Allocates the full
   // gradient buffer when no routes are set. Without an adapter: one span, all parameters.
   TrainableView<float> trainable_spans();
+  // How many values trainable_spans() would cover, without allocating gradients to find out (a
+  // zeroth-order run must never hold a gradient buffer).
+  int64_t trainable_parameter_count();
 
  private:
   Model(const LlamaConfig& config, int threads);
