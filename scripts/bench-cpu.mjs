@@ -1,5 +1,5 @@
 // `npm run bench:cpu`: forward+backward tokens/s of the CPU engine on a ~20M-parameter random Llama
-// config at seq 256 (native/tests/bench_cpu.cpp), and — when python3 has torch and transformers —
+// config at seq 256 (native/tests/bench_cpu.cpp), and — when python3 (or $BENCH_PYTHON) has torch and transformers —
 // PyTorch on the same config and thread count in the same run, with the ratio. Prints a table and
 // writes bench/results/cpu.md. A benchmark, not a test: compare numbers only within one run.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -12,6 +12,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const build = join(root, 'native', 'build-bench');
 const threads = Number(process.env.BENCH_THREADS || cpus().length);
 const steps = Number(process.env.BENCH_STEPS || 3);
+const python = process.env.BENCH_PYTHON || 'python3';
 
 function run(cmd, args, opts = {}) {
   const r = spawnSync(cmd, args, { cwd: root, encoding: 'utf8', ...opts });
@@ -28,11 +29,11 @@ if (!stored) throw new Error('could not read bench_cpu output');
 const engine = { fwd: Number(stored[1]), fwdBwd: Number(stored[2]) };
 
 let torch = null;
-const probe = spawnSync('python3', ['-c', 'import torch, transformers'], { encoding: 'utf8' });
+const probe = spawnSync(python, ['-c', 'import torch, transformers'], { encoding: 'utf8' });
 if (probe.status === 0) {
-  torch = JSON.parse(run('python3', [join(root, 'tools', 'bench', 'torch_cpu_bench.py'), String(threads), String(steps)]).trim().split('\n').pop());
+  torch = JSON.parse(run(python, [join(root, 'tools', 'bench', 'torch_cpu_bench.py'), String(threads), String(steps)]).trim().split('\n').pop());
 } else {
-  console.log('\nPyTorch comparison skipped: python3 has no torch + transformers here');
+  console.log(`\nPyTorch comparison skipped: ${python} has no torch + transformers here`);
 }
 
 const commit = (() => {
