@@ -194,6 +194,32 @@ int main() {
       }
     }
     check(all_ok, "fp32 gemm kernel vs float64 product", "worst rel err " + fmt(worst));
+    // C = A·Bᵀ with B stored [n, k], on the pool and on the calling thread.
+    all_ok = true;
+    worst = 0;
+    for (auto shape : std::vector<std::array<int64_t, 3>>{{1, 1, 1}, {7, 17, 5}, {70, 300, 33}, {131, 37, 520}, {5, 513, 2}}) {
+      const int64_t m = shape[0], k = shape[1], n = shape[2];
+      std::vector<float> a(m * k), b(n * k), c(m * n);
+      for (float& v : a) v = float(rng.normal());
+      for (float& v : b) v = float(rng.normal());
+      for (float& v : c) v = float(rng.normal());
+      for (bool accumulate : {false, true})
+        for (bool pooled : {false, true}) {
+          std::vector<float> got = c;
+          cpu::gemm_ex(pooled ? &fb.pool() : nullptr, a.data(), k, b.data(), k, true, got.data(), n, m, n, k, accumulate);
+          std::vector<double> want(m * n);
+          for (int64_t i = 0; i < m; ++i)
+            for (int64_t j = 0; j < n; ++j) {
+              double s = accumulate ? c[i * n + j] : 0.0;
+              for (int64_t p = 0; p < k; ++p) s += double(a[i * k + p]) * b[j * k + p];
+              want[i * n + j] = s;
+            }
+          const double err = relative_error(got.data(), want.data(), got.size());
+          worst = std::max(worst, err);
+          all_ok = all_ok && err < 1e-6;
+        }
+    }
+    check(all_ok, "fp32 gemm A·Bᵀ kernel vs float64 product", "worst rel err " + fmt(worst));
     // And the linear-layer forms on float, including the decode (n <= 2) path.
     for (int64_t n : {int64_t(1), int64_t(9)}) {
       const int64_t in = 19, out = 23;

@@ -1,9 +1,13 @@
-// Matrix multiply C (+)= A·B, the op that dominates training time.
+// Matrix multiply C (+)= A·B or A·Bᵀ, the op that dominates training time.
 //
-// Blocking: the output is cut into tiles of kTileRows x kTileCols that threads take; within a
-// tile, k runs in blocks of kBlockK so the B block (kBlockK x kTileCols) stays in L2 and the
-// 16-column panel being used stays in L1. The float micro-kernel keeps a 4x16 block of C in eight
-// 8-wide vector registers across the k loop (one B load serves four rows).
+// Work is split over column tiles of C (each thread owns whole columns, so a C element is only
+// ever touched by one thread and its sum runs over k in ascending order: the result does not
+// depend on the thread count). Within a tile, k runs in blocks of kBlockK: the B block
+// (kBlockK x tile columns) is packed once into 16-wide panels laid out [depth][16] (from either
+// layout of B, so A·Bᵀ needs no separate transpose) and then swept by every row of A. The float
+// micro-kernel keeps a 6x16 block of C in twelve 8-wide vector registers across the k loop (one
+// pair of B loads serves six rows); it is compiled for the baseline ISA and for AVX2+FMA and
+// picked at run time by CPU feature.
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -14,91 +18,132 @@ namespace tunesmith {
 namespace cpu {
 namespace {
 
-constexpr int64_t kTileRows = 64;
 constexpr int64_t kTileCols = 256;
 constexpr int64_t kBlockK = 256;
+constexpr int64_t kPanel = 16;
 
-// Generic tile (used for double and for compilers without vector extensions): C += A·B with the
-// same ascending-k order per element as the vector kernel.
+// Columns per thread task: kTileCols, or narrower (multiple of 16) when that leaves threads idle.
+int64_t tile_cols_for(int64_t n, int threads) {
+  if (threads <= 1) return kTileCols;
+  const int64_t tiles = (n + kTileCols - 1) / kTileCols;
+  if (tiles >= 2 * threads || tiles % threads == 0) return kTileCols;
+  const int64_t per_thread = (n + threads - 1) / threads;
+  return std::max<int64_t>(kPanel, std::min<int64_t>(kTileCols, (per_thread + kPanel - 1) / kPanel * kPanel));
+}
+
+// Generic (double, and compilers without vector extensions): C tile += A·B with the same
+// ascending-k order per element as the vector kernel.
 template <typename T>
-void gemm_tile_generic(const T* a, int64_t lda, const T* b, int64_t ldb, T* c, int64_t ldc, int64_t rows,
+void gemm_tile_generic(const T* a, int64_t lda, const T* b, int64_t ldb, bool bt, T* c, int64_t ldc, int64_t rows,
                        int64_t cols, int64_t depth) {
   for (int64_t i = 0; i < rows; ++i) {
     T* c_row = c + i * ldc;
     for (int64_t p = 0; p < depth; ++p) {
       const T a_ip = a[i * lda + p];
-      const T* b_row = b + p * ldb;
-      for (int64_t j = 0; j < cols; ++j) c_row[j] += a_ip * b_row[j];
+      if (bt) {
+        for (int64_t j = 0; j < cols; ++j) c_row[j] += a_ip * b[j * ldb + p];
+      } else {
+        const T* b_row = b + p * ldb;
+        for (int64_t j = 0; j < cols; ++j) c_row[j] += a_ip * b_row[j];
+      }
     }
   }
 }
 
+template <typename T>
+void gemm_columns(const T* a, int64_t lda, const T* b, int64_t ldb, bool bt, T* c, int64_t ldc, int64_t m,
+                  int64_t c0, int64_t cols, int64_t k) {
+  for (int64_t p0 = 0; p0 < k; p0 += kBlockK) {
+    const int64_t depth = std::min(kBlockK, k - p0);
+    const T* bb = bt ? b + c0 * ldb + p0 : b + p0 * ldb + c0;
+    gemm_tile_generic(a + p0, lda, bb, ldb, bt, c + c0, ldc, m, cols, depth);
+  }
+}
 
 #if defined(__GNUC__)
 typedef float vec8 __attribute__((vector_size(32)));
 
-// C[rows, 16-wide panel] += A[rows, depth] · P, with P the panel of B packed contiguously as
-// [depth][16] (zero-padded past `cols`). Packing matters: B rows are ldb apart, and walking 256 of
-// them at a stride like 5.6 KB maps onto a handful of L1 sets and thrashes.
-// The body is compiled twice: once for the baseline ISA and once with AVX2+FMA, chosen at run
-// time by CPU feature (not by CPU model, which is what target_clones("arch=...") would test).
-__attribute__((always_inline)) inline void gemm_panel_body(const float* a, int64_t lda, const float* packed, float* c, int64_t ldc, int64_t rows,
-                    int64_t cols, int64_t depth) {
-  int64_t i = 0;
-  if (cols == 16) {
-    for (; i + 4 <= rows; i += 4) {
-      vec8 acc[4][2];
-      for (int r = 0; r < 4; ++r) {
-        __builtin_memcpy(&acc[r][0], c + (i + r) * ldc, 32);
-        __builtin_memcpy(&acc[r][1], c + (i + r) * ldc + 8, 32);
-      }
-      const float* a0 = a + i * lda;
-      for (int64_t p = 0; p < depth; ++p) {
-        vec8 b0, b1;
-        __builtin_memcpy(&b0, packed + p * 16, 32);
-        __builtin_memcpy(&b1, packed + p * 16 + 8, 32);
-        for (int r = 0; r < 4; ++r) {
-          const float a_rp = a0[r * lda + p];
-          acc[r][0] += a_rp * b0;
-          acc[r][1] += a_rp * b1;
-        }
-      }
-      for (int r = 0; r < 4; ++r) {
-        __builtin_memcpy(c + (i + r) * ldc, &acc[r][0], 32);
-        __builtin_memcpy(c + (i + r) * ldc + 8, &acc[r][1], 32);
-      }
+// C[R rows, 16] += A[R, depth] · P with P a packed panel [depth][16].
+template <int R>
+__attribute__((always_inline)) inline void kernel_rows(const float* a, int64_t lda, const float* packed, float* c,
+                                                       int64_t ldc, int64_t cols, int64_t depth) {
+  vec8 acc[R][2];
+  if (cols == kPanel) {
+    for (int r = 0; r < R; ++r) {
+      __builtin_memcpy(&acc[r][0], c + r * ldc, 32);
+      __builtin_memcpy(&acc[r][1], c + r * ldc + 8, 32);
+    }
+  } else {
+    for (int r = 0; r < R; ++r) {
+      float tmp[kPanel] = {0};
+      for (int64_t j = 0; j < cols; ++j) tmp[j] = c[r * ldc + j];
+      __builtin_memcpy(&acc[r][0], tmp, 32);
+      __builtin_memcpy(&acc[r][1], tmp + 8, 32);
     }
   }
-  // Remaining rows, or a narrow last panel: one row at a time through a 16-wide temporary.
-  for (; i < rows; ++i) {
-    float tmp[16] = {0};
-    for (int64_t j = 0; j < cols; ++j) tmp[j] = c[i * ldc + j];
-    vec8 acc0, acc1;
-    __builtin_memcpy(&acc0, tmp, 32);
-    __builtin_memcpy(&acc1, tmp + 8, 32);
-    for (int64_t p = 0; p < depth; ++p) {
-      vec8 b0, b1;
-      __builtin_memcpy(&b0, packed + p * 16, 32);
-      __builtin_memcpy(&b1, packed + p * 16 + 8, 32);
-      const float a_ip = a[i * lda + p];
-      acc0 += a_ip * b0;
-      acc1 += a_ip * b1;
+  for (int64_t p = 0; p < depth; ++p) {
+    vec8 b0, b1;
+    __builtin_memcpy(&b0, packed + p * kPanel, 32);
+    __builtin_memcpy(&b1, packed + p * kPanel + 8, 32);
+    for (int r = 0; r < R; ++r) {
+      const float a_rp = a[r * lda + p];
+      acc[r][0] += a_rp * b0;
+      acc[r][1] += a_rp * b1;
     }
-    __builtin_memcpy(tmp, &acc0, 32);
-    __builtin_memcpy(tmp + 8, &acc1, 32);
-    for (int64_t j = 0; j < cols; ++j) c[i * ldc + j] = tmp[j];
+  }
+  if (cols == kPanel) {
+    for (int r = 0; r < R; ++r) {
+      __builtin_memcpy(c + r * ldc, &acc[r][0], 32);
+      __builtin_memcpy(c + r * ldc + 8, &acc[r][1], 32);
+    }
+  } else {
+    for (int r = 0; r < R; ++r) {
+      float tmp[kPanel];
+      __builtin_memcpy(tmp, &acc[r][0], 32);
+      __builtin_memcpy(tmp + 8, &acc[r][1], 32);
+      for (int64_t j = 0; j < cols; ++j) c[r * ldc + j] = tmp[j];
+    }
   }
 }
 
-void gemm_panel_baseline(const float* a, int64_t lda, const float* packed, float* c, int64_t ldc, int64_t rows,
-                         int64_t cols, int64_t depth) {
-  gemm_panel_body(a, lda, packed, c, ldc, rows, cols, depth);
+// All m rows of C against one packed panel.
+__attribute__((always_inline)) inline void panel_body(const float* a, int64_t lda, const float* packed, float* c,
+                                                      int64_t ldc, int64_t m, int64_t cols, int64_t depth) {
+  int64_t i = 0;
+  for (; i + 6 <= m; i += 6) kernel_rows<6>(a + i * lda, lda, packed, c + i * ldc, ldc, cols, depth);
+  if (i + 4 <= m) {
+    kernel_rows<4>(a + i * lda, lda, packed, c + i * ldc, ldc, cols, depth);
+    i += 4;
+  }
+  if (i + 2 <= m) {
+    kernel_rows<2>(a + i * lda, lda, packed, c + i * ldc, ldc, cols, depth);
+    i += 2;
+  }
+  if (i < m) kernel_rows<1>(a + i * lda, lda, packed, c + i * ldc, ldc, cols, depth);
+}
+
+// Row blocks of kRowBlock so the A block (rows x depth) stays in L2 while the panels sweep it.
+constexpr int64_t kRowBlock = 96;
+
+__attribute__((always_inline)) inline void block_body(const float* a, int64_t lda, const float* packed, float* c,
+                                                      int64_t ldc, int64_t m, int64_t cols, int64_t depth) {
+  for (int64_t r0 = 0; r0 < m; r0 += kRowBlock) {
+    const int64_t rows = std::min(kRowBlock, m - r0);
+    for (int64_t j = 0; j < cols; j += kPanel)
+      panel_body(a + r0 * lda, lda, packed + j * depth, c + r0 * ldc + j, ldc, rows, std::min(kPanel, cols - j),
+                 depth);
+  }
+}
+
+void block_baseline(const float* a, int64_t lda, const float* packed, float* c, int64_t ldc, int64_t m, int64_t cols,
+                    int64_t depth) {
+  block_body(a, lda, packed, c, ldc, m, cols, depth);
 }
 
 #if defined(__x86_64__) || defined(__i386__)
-__attribute__((target("avx2,fma"))) void gemm_panel_avx2(const float* a, int64_t lda, const float* packed, float* c,
-                                                        int64_t ldc, int64_t rows, int64_t cols, int64_t depth) {
-  gemm_panel_body(a, lda, packed, c, ldc, rows, cols, depth);
+__attribute__((target("avx2,fma"))) void block_avx2(const float* a, int64_t lda, const float* packed, float* c,
+                                                   int64_t ldc, int64_t m, int64_t cols, int64_t depth) {
+  block_body(a, lda, packed, c, ldc, m, cols, depth);
 }
 
 bool cpu_has_avx2_fma() {
@@ -107,70 +152,94 @@ bool cpu_has_avx2_fma() {
 }
 #endif
 
-void gemm_panel(const float* a, int64_t lda, const float* packed, float* c, int64_t ldc, int64_t rows, int64_t cols,
-                int64_t depth) {
-#if defined(__x86_64__) || defined(__i386__)
-  if (cpu_has_avx2_fma()) return gemm_panel_avx2(a, lda, packed, c, ldc, rows, cols, depth);
-#endif
-  gemm_panel_baseline(a, lda, packed, c, ldc, rows, cols, depth);
+// Packs B[p0 .. p0+depth, c0 .. c0+cols] (or its transposed layout) as consecutive panels, each
+// [depth][16] with zeros past the last column.
+void pack_b(float* dst, const float* b, int64_t ldb, bool bt, int64_t p0, int64_t depth, int64_t c0, int64_t cols) {
+  for (int64_t j = 0; j < cols; j += kPanel) {
+    const int64_t width = std::min(kPanel, cols - j);
+    float* panel = dst + j * depth;
+    if (!bt) {
+      for (int64_t p = 0; p < depth; ++p) {
+        const float* src = b + (p0 + p) * ldb + c0 + j;
+        float* d = panel + p * kPanel;
+        if (width == kPanel) {
+          std::memcpy(d, src, sizeof(float) * kPanel);
+        } else {
+          int64_t q = 0;
+          for (; q < width; ++q) d[q] = src[q];
+          for (; q < kPanel; ++q) d[q] = 0.0f;
+        }
+      }
+    } else {
+      int64_t q = 0;
+      for (; q < width; ++q) {
+        const float* src = b + (c0 + j + q) * ldb + p0;
+        for (int64_t p = 0; p < depth; ++p) panel[p * kPanel + q] = src[p];
+      }
+      for (; q < kPanel; ++q)
+        for (int64_t p = 0; p < depth; ++p) panel[p * kPanel + q] = 0.0f;
+    }
+  }
 }
 
-void gemm_tile_f32(const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc, int64_t rows,
-                   int64_t cols, int64_t depth) {
+void gemm_columns_f32(const float* a, int64_t lda, const float* b, int64_t ldb, bool bt, float* c, int64_t ldc,
+                      int64_t m, int64_t c0, int64_t cols, int64_t k) {
   thread_local std::vector<float> packed;
-  packed.resize(size_t(depth * 16));
-  for (int64_t j = 0; j < cols; j += 16) {
-    const int64_t width = std::min<int64_t>(16, cols - j);
-    for (int64_t p = 0; p < depth; ++p) {
-      const float* src = b + p * ldb + j;
-      float* dst = packed.data() + p * 16;
-      int64_t q = 0;
-      for (; q < width; ++q) dst[q] = src[q];
-      for (; q < 16; ++q) dst[q] = 0.0f;
+  const int64_t padded = (cols + kPanel - 1) / kPanel * kPanel;
+  packed.resize(size_t(std::min(kBlockK, k) * padded));
+  for (int64_t p0 = 0; p0 < k; p0 += kBlockK) {
+    const int64_t depth = std::min(kBlockK, k - p0);
+    pack_b(packed.data(), b, ldb, bt, p0, depth, c0, cols);
+#if defined(__x86_64__) || defined(__i386__)
+    if (cpu_has_avx2_fma()) {
+      block_avx2(a + p0, lda, packed.data(), c + c0, ldc, m, cols, depth);
+      continue;
     }
-    gemm_panel(a, lda, packed.data(), c + j, ldc, rows, width, depth);
+#endif
+    block_baseline(a + p0, lda, packed.data(), c + c0, ldc, m, cols, depth);
   }
+}
+
+template <>
+void gemm_columns<float>(const float* a, int64_t lda, const float* b, int64_t ldb, bool bt, float* c, int64_t ldc,
+                         int64_t m, int64_t c0, int64_t cols, int64_t k) {
+  gemm_columns_f32(a, lda, b, ldb, bt, c, ldc, m, c0, cols, k);
 }
 #endif
 
 template <typename T>
-void gemm_tile(const T* a, int64_t lda, const T* b, int64_t ldb, T* c, int64_t ldc, int64_t rows, int64_t cols,
-               int64_t depth) {
-  gemm_tile_generic(a, lda, b, ldb, c, ldc, rows, cols, depth);
+void gemm_impl(ThreadPool* pool, const T* a, int64_t lda, const T* b, int64_t ldb, bool bt, T* c, int64_t ldc,
+               int64_t m, int64_t n, int64_t k, bool accumulate) {
+  if (m <= 0 || n <= 0) return;
+  const int64_t tile_cols = tile_cols_for(n, pool ? pool->size() : 1);
+  const int64_t tiles = (n + tile_cols - 1) / tile_cols;
+  auto run = [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t c0 = t * tile_cols;
+      const int64_t cols = std::min(tile_cols, n - c0);
+      if (!accumulate)
+        for (int64_t i = 0; i < m; ++i) std::fill(c + i * ldc + c0, c + i * ldc + c0 + cols, T(0));
+      if (k > 0) gemm_columns<T>(a, lda, b, ldb, bt, c, ldc, m, c0, cols, k);
+    }
+  };
+  if (pool)
+    pool->parallel_for(tiles, run);
+  else
+    run(0, tiles);
 }
-
-#if defined(__GNUC__)
-template <>
-void gemm_tile<float>(const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc, int64_t rows,
-                      int64_t cols, int64_t depth) {
-  gemm_tile_f32(a, lda, b, ldb, c, ldc, rows, cols, depth);
-}
-#endif
 
 }  // namespace
 
 template <typename T>
 void gemm(ThreadPool& pool, const T* a, int64_t lda, const T* b, int64_t ldb, T* c, int64_t ldc, int64_t m, int64_t n,
           int64_t k, bool accumulate) {
-  if (m <= 0 || n <= 0) return;
-  // Few rows (decode, small batches): narrower column tiles so every thread still gets work.
-  const int64_t tile_cols = (m <= 16) ? 64 : kTileCols;
-  const int64_t row_tiles = (m + kTileRows - 1) / kTileRows;
-  const int64_t col_tiles = (n + tile_cols - 1) / tile_cols;
-  pool.parallel_for(row_tiles * col_tiles, [&](int64_t begin, int64_t end) {
-    for (int64_t t = begin; t < end; ++t) {
-      const int64_t r0 = (t / col_tiles) * kTileRows;
-      const int64_t c0 = (t % col_tiles) * tile_cols;
-      const int64_t rows = std::min(kTileRows, m - r0);
-      const int64_t cols = std::min(tile_cols, n - c0);
-      if (!accumulate)
-        for (int64_t i = 0; i < rows; ++i) std::fill(c + (r0 + i) * ldc + c0, c + (r0 + i) * ldc + c0 + cols, T(0));
-      for (int64_t p0 = 0; p0 < k; p0 += kBlockK) {
-        const int64_t depth = std::min(kBlockK, k - p0);
-        gemm_tile<T>(a + r0 * lda + p0, lda, b + p0 * ldb + c0, ldb, c + r0 * ldc + c0, ldc, rows, cols, depth);
-      }
-    }
-  });
+  gemm_impl(&pool, a, lda, b, ldb, false, c, ldc, m, n, k, accumulate);
+}
+
+template <typename T>
+void gemm_ex(ThreadPool* pool, const T* a, int64_t lda, const T* b, int64_t ldb, bool b_transposed, T* c,
+             int64_t ldc, int64_t m, int64_t n, int64_t k, bool accumulate) {
+  gemm_impl(pool, a, lda, b, ldb, b_transposed, c, ldc, m, n, k, accumulate);
 }
 
 template <typename T>
@@ -206,6 +275,10 @@ template void gemm<float>(ThreadPool&, const float*, int64_t, const float*, int6
                           int64_t, int64_t, bool);
 template void gemm<double>(ThreadPool&, const double*, int64_t, const double*, int64_t, double*, int64_t, int64_t,
                            int64_t, int64_t, bool);
+template void gemm_ex<float>(ThreadPool*, const float*, int64_t, const float*, int64_t, bool, float*, int64_t, int64_t,
+                             int64_t, int64_t, bool);
+template void gemm_ex<double>(ThreadPool*, const double*, int64_t, const double*, int64_t, bool, double*, int64_t,
+                              int64_t, int64_t, int64_t, bool);
 template void transpose<float>(ThreadPool&, float*, const float*, int64_t, int64_t);
 template void transpose<double>(ThreadPool&, double*, const double*, int64_t, int64_t);
 
