@@ -1,4 +1,4 @@
-// Causal self-attention with grouped-query heads, the plain (non-flash) way: per query row,
+// Causal self-attention with grouped-query heads, the plain (non-flash) way, on the gemm kernel:
 // scores = q·kᵀ/√d over the visible keys, softmax with max subtraction, out = Σ p·v. The
 // probabilities are kept for the backward pass:
 //   dv_j += p_j · dout,  dp_j = dout·v_j,  ds_j = p_j (dp_j − Σ_l p_l dp_l),
@@ -18,102 +18,132 @@ namespace {
 // First key visible from query i (causal, optional sliding window as in HF Mistral/Qwen2).
 inline int64_t first_visible_key(int64_t i, int64_t window) { return window > 0 ? std::max<int64_t>(0, i - window + 1) : 0; }
 
+// Rows of queries per block: the causal mask means block [r0, r1) only needs keys [0, r1).
+constexpr int64_t kRowBlock = 64;
+
+template <typename T>
+T* scratch(std::vector<T>& v, size_t n) {
+  if (v.size() < n) v.resize(n);
+  return v.data();
+}
+
+// out[cols, rows] = in[rows, cols]ᵀ with a row stride for `in`.
+template <typename T>
+void transpose_strided(T* out, const T* in, int64_t ld_in, int64_t rows, int64_t cols) {
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) out[c * rows + r] = in[r * ld_in + c];
+}
+
 }  // namespace
 
+// Per (batch, query head), in row blocks: S = Q·Kᵀ (gemm), then a masked softmax per row in place
+// in `probs` (zeros outside the visible keys), then O = P·V (gemm over the keys the block sees).
 template <typename T>
 void attention_forward(ThreadPool& pool, T* out, T* probs, const T* q, const T* k, const T* v,
                        const AttentionShape& s) {
-  const int64_t hd = s.head_dim, group = s.heads / s.kv_heads;
+  const int64_t hd = s.head_dim, group = s.heads / s.kv_heads, seq = s.seq;
   const int64_t q_stride = s.heads * hd, kv_stride = s.kv_heads * hd;
   const T scale = T(1.0 / std::sqrt(double(hd)));
   pool.parallel_for(s.batch * s.kv_heads, [&](int64_t begin, int64_t end) {
     for (int64_t task = begin; task < end; ++task) {
       const int64_t b = task / s.kv_heads, kvh = task % s.kv_heads;
-      const T* kb = k + b * s.seq * kv_stride + kvh * hd;
-      const T* vb = v + b * s.seq * kv_stride + kvh * hd;
+      const T* kb = k + b * seq * kv_stride + kvh * hd;
+      const T* vb = v + b * seq * kv_stride + kvh * hd;
       for (int64_t h = kvh * group; h < (kvh + 1) * group; ++h) {
-        for (int64_t i = 0; i < s.seq; ++i) {
-          const T* qi = q + (b * s.seq + i) * q_stride + h * hd;
-          T* p = probs + ((b * s.heads + h) * s.seq + i) * s.seq;
-          const int64_t j0 = first_visible_key(i, s.sliding_window);
-          T max_score = -INFINITY;
-          for (int64_t j = 0; j < s.seq; ++j) {
-            if (j < j0 || j > i) {
-              p[j] = T(0);
-              continue;
+        const T* qh = q + b * seq * q_stride + h * hd;
+        T* oh = out + b * seq * q_stride + h * hd;
+        T* ph = probs + (b * s.heads + h) * seq * seq;
+        for (int64_t r0 = 0; r0 < seq; r0 += kRowBlock) {
+          const int64_t r1 = std::min(seq, r0 + kRowBlock);
+          gemm_ex<T>(nullptr, qh + r0 * q_stride, q_stride, kb, kv_stride, true, ph + r0 * seq, seq, r1 - r0, r1, hd,
+                     false);
+          for (int64_t i = r0; i < r1; ++i) {
+            T* p = ph + i * seq;
+            const int64_t j0 = first_visible_key(i, s.sliding_window);
+            T max_score = -INFINITY;
+            for (int64_t j = j0; j <= i; ++j) {
+              p[j] *= scale;
+              max_score = std::max(max_score, p[j]);
             }
-            const T* kj = kb + j * kv_stride;
-            T dot = T(0);
-            for (int64_t d = 0; d < hd; ++d) dot += qi[d] * kj[d];
-            p[j] = dot * scale;
-            max_score = std::max(max_score, p[j]);
+            T sum = T(0);
+            for (int64_t j = j0; j <= i; ++j) {
+              p[j] = std::exp(p[j] - max_score);
+              sum += p[j];
+            }
+            const T inv_sum = T(1) / sum;
+            for (int64_t j = 0; j < j0; ++j) p[j] = T(0);
+            for (int64_t j = j0; j <= i; ++j) p[j] *= inv_sum;
+            for (int64_t j = i + 1; j < seq; ++j) p[j] = T(0);
           }
-          T sum = T(0);
-          for (int64_t j = j0; j <= i; ++j) {
-            p[j] = std::exp(p[j] - max_score);
-            sum += p[j];
-          }
-          const T inv_sum = T(1) / sum;
-          T* o = out + (b * s.seq + i) * q_stride + h * hd;
-          for (int64_t d = 0; d < hd; ++d) o[d] = T(0);
-          for (int64_t j = j0; j <= i; ++j) {
-            p[j] *= inv_sum;
-            const T* vj = vb + j * kv_stride;
-            for (int64_t d = 0; d < hd; ++d) o[d] += p[j] * vj[d];
-          }
+          gemm_ex<T>(nullptr, ph + r0 * seq, seq, vb, kv_stride, false, oh + r0 * q_stride, q_stride, r1 - r0, hd, r1,
+                     false);
         }
       }
     }
   });
 }
 
+// Per (batch, kv head), the query heads of the group in order, each in row blocks:
+//   dP = dO·Vᵀ, dS = P ⊙ (dP − rowsum(P ⊙ dP)) / √d   (in place, zeros outside the visible keys)
+//   dQ = dS·K,  dKᵀ += Qᵀ·dS,  dVᵀ += dOᵀ·P
+// the last two per key block [c0, c1) over the queries that see it (i ≥ c0), into transposed
+// [hd, seq] accumulators written back to dK, dV at the end.
 template <typename T>
 void attention_backward(ThreadPool& pool, T* dq, T* dk, T* dv, const T* dout, const T* probs, const T* q, const T* k,
                         const T* v, const AttentionShape& s) {
-  const int64_t hd = s.head_dim, group = s.heads / s.kv_heads;
+  const int64_t hd = s.head_dim, group = s.heads / s.kv_heads, seq = s.seq;
   const int64_t q_stride = s.heads * hd, kv_stride = s.kv_heads * hd;
   const T scale = T(1.0 / std::sqrt(double(hd)));
   pool.parallel_for(s.batch * s.kv_heads, [&](int64_t begin, int64_t end) {
-    std::vector<T> dp(s.seq);
+    thread_local std::vector<T> ds_buf, qt_buf, dot_buf, dkt_buf, dvt_buf;
+    T* ds = scratch(ds_buf, size_t(seq * seq));
+    T* qt = scratch(qt_buf, size_t(hd * seq));
+    T* dot = scratch(dot_buf, size_t(hd * seq));
+    T* dkt = scratch(dkt_buf, size_t(hd * seq));
+    T* dvt = scratch(dvt_buf, size_t(hd * seq));
     for (int64_t task = begin; task < end; ++task) {
       const int64_t b = task / s.kv_heads, kvh = task % s.kv_heads;
-      const T* kb = k + b * s.seq * kv_stride + kvh * hd;
-      const T* vb = v + b * s.seq * kv_stride + kvh * hd;
-      T* dkb = dk + b * s.seq * kv_stride + kvh * hd;
-      T* dvb = dv + b * s.seq * kv_stride + kvh * hd;
-      for (int64_t j = 0; j < s.seq; ++j)
-        for (int64_t d = 0; d < hd; ++d) dkb[j * kv_stride + d] = dvb[j * kv_stride + d] = T(0);
+      const T* kb = k + b * seq * kv_stride + kvh * hd;
+      const T* vb = v + b * seq * kv_stride + kvh * hd;
+      std::fill(dkt, dkt + hd * seq, T(0));
+      std::fill(dvt, dvt + hd * seq, T(0));
       for (int64_t h = kvh * group; h < (kvh + 1) * group; ++h) {
-        for (int64_t i = 0; i < s.seq; ++i) {
-          const T* qi = q + (b * s.seq + i) * q_stride + h * hd;
-          const T* doi = dout + (b * s.seq + i) * q_stride + h * hd;
-          const T* p = probs + ((b * s.heads + h) * s.seq + i) * s.seq;
-          T* dqi = dq + (b * s.seq + i) * q_stride + h * hd;
-          const int64_t j0 = first_visible_key(i, s.sliding_window);
-          T p_dot_dp = T(0);
-          for (int64_t j = j0; j <= i; ++j) {
-            const T* vj = vb + j * kv_stride;
-            T* dvj = dvb + j * kv_stride;
-            T dot = T(0);
-            for (int64_t d = 0; d < hd; ++d) {
-              dot += doi[d] * vj[d];
-              dvj[d] += p[j] * doi[d];
-            }
-            dp[j] = dot;
-            p_dot_dp += p[j] * dot;
+        const T* qh = q + b * seq * q_stride + h * hd;
+        const T* doh = dout + b * seq * q_stride + h * hd;
+        const T* ph = probs + (b * s.heads + h) * seq * seq;
+        T* dqh = dq + b * seq * q_stride + h * hd;
+        for (int64_t r0 = 0; r0 < seq; r0 += kRowBlock) {
+          const int64_t r1 = std::min(seq, r0 + kRowBlock);
+          gemm_ex<T>(nullptr, doh + r0 * q_stride, q_stride, vb, kv_stride, true, ds + r0 * seq, seq, r1 - r0, r1, hd,
+                     false);
+          for (int64_t i = r0; i < r1; ++i) {
+            const T* p = ph + i * seq;
+            T* d = ds + i * seq;
+            const int64_t j0 = first_visible_key(i, s.sliding_window);
+            T p_dot_dp = T(0);
+            for (int64_t j = j0; j <= i; ++j) p_dot_dp += p[j] * d[j];
+            for (int64_t j = 0; j < j0; ++j) d[j] = T(0);
+            for (int64_t j = j0; j <= i; ++j) d[j] = p[j] * (d[j] - p_dot_dp) * scale;
+            for (int64_t j = i + 1; j < r1; ++j) d[j] = T(0);
           }
-          for (int64_t d = 0; d < hd; ++d) dqi[d] = T(0);
-          for (int64_t j = j0; j <= i; ++j) {
-            const T ds = p[j] * (dp[j] - p_dot_dp) * scale;
-            const T* kj = kb + j * kv_stride;
-            T* dkj = dkb + j * kv_stride;
-            for (int64_t d = 0; d < hd; ++d) {
-              dqi[d] += ds * kj[d];
-              dkj[d] += ds * qi[d];
-            }
-          }
+          gemm_ex<T>(nullptr, ds + r0 * seq, seq, kb, kv_stride, false, dqh + r0 * q_stride, q_stride, r1 - r0, hd, r1,
+                     false);
+        }
+        transpose_strided(qt, qh, q_stride, seq, hd);
+        transpose_strided(dot, doh, q_stride, seq, hd);
+        for (int64_t c0 = 0; c0 < seq; c0 += kRowBlock) {
+          const int64_t c1 = std::min(seq, c0 + kRowBlock);
+          gemm_ex<T>(nullptr, qt + c0, seq, ds + c0 * seq + c0, seq, false, dkt + c0, seq, hd, c1 - c0, seq - c0,
+                     true);
+          gemm_ex<T>(nullptr, dot + c0, seq, ph + c0 * seq + c0, seq, false, dvt + c0, seq, hd, c1 - c0, seq - c0,
+                     true);
         }
       }
+      for (int64_t j = 0; j < seq; ++j)
+        for (int64_t d = 0; d < hd; ++d) {
+          dk[(b * seq + j) * kv_stride + kvh * hd + d] = dkt[d * seq + j];
+          dv[(b * seq + j) * kv_stride + kvh * hd + d] = dvt[d * seq + j];
+        }
     }
   });
 }
