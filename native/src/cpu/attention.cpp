@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cpu/ops.h"
+#include "cpu/simd.h"
 
 namespace tunesmith {
 namespace cpu {
@@ -17,6 +18,73 @@ namespace {
 
 // First key visible from query i (causal, optional sliding window as in HF Mistral/Qwen2).
 inline int64_t first_visible_key(int64_t i, int64_t window) { return window > 0 ? std::max<int64_t>(0, i - window + 1) : 0; }
+
+// p[0, len) ← softmax(p · scale), with max subtraction.
+template <typename T>
+void softmax_row(T* p, int64_t len, T scale) {
+  T max_score = -INFINITY;
+  for (int64_t j = 0; j < len; ++j) {
+    p[j] *= scale;
+    max_score = std::max(max_score, p[j]);
+  }
+  T sum = T(0);
+  for (int64_t j = 0; j < len; ++j) {
+    p[j] = std::exp(p[j] - max_score);
+    sum += p[j];
+  }
+  const T inv_sum = T(1) / sum;
+  for (int64_t j = 0; j < len; ++j) p[j] *= inv_sum;
+}
+
+#if defined(TUNESMITH_SIMD)
+// float: 8-wide, with 8 partial sums.
+__attribute__((always_inline)) inline void softmax_row_body(float* p, int64_t len, float scale) {
+  const int64_t vec_end = len / 8 * 8;
+  const vec8 sv = vsplat(scale);
+  float max_score = -INFINITY;
+  if (vec_end) {
+    vec8 mv = vsplat(-INFINITY);
+    for (int64_t j = 0; j < vec_end; j += 8) {
+      const vec8 x = vload(p + j) * sv;
+      vstore(p + j, x);
+      mv = vmax(mv, x);
+    }
+    max_score = hmax(mv);
+  }
+  for (int64_t j = vec_end; j < len; ++j) {
+    p[j] *= scale;
+    max_score = std::max(max_score, p[j]);
+  }
+  const vec8 m = vsplat(max_score);
+  vec8 acc = vsplat(0.0f);
+  for (int64_t j = 0; j < vec_end; j += 8) {
+    const vec8 e = vexp(vload(p + j) - m);
+    vstore(p + j, e);
+    acc += e;
+  }
+  float sum = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+  for (int64_t j = vec_end; j < len; ++j) {
+    p[j] = std::exp(p[j] - max_score);
+    sum += p[j];
+  }
+  const vec8 inv = vsplat(1.0f / sum);
+  for (int64_t j = 0; j < vec_end; j += 8) vstore(p + j, vload(p + j) * inv);
+  for (int64_t j = vec_end; j < len; ++j) p[j] *= inv[0];
+}
+void softmax_row_baseline(float* p, int64_t len, float scale) { softmax_row_body(p, len, scale); }
+#if defined(__x86_64__) || defined(__i386__)
+__attribute__((target("avx2,fma"))) void softmax_row_avx2(float* p, int64_t len, float scale) {
+  softmax_row_body(p, len, scale);
+}
+#endif
+template <>
+void softmax_row<float>(float* p, int64_t len, float scale) {
+#if defined(__x86_64__) || defined(__i386__)
+  if (cpu_has_avx2_fma()) return softmax_row_avx2(p, len, scale);
+#endif
+  softmax_row_baseline(p, len, scale);
+}
+#endif
 
 // Rows of queries per block: the causal mask means block [r0, r1) only needs keys [0, r1).
 constexpr int64_t kRowBlock = 64;
@@ -60,19 +128,8 @@ void attention_forward(ThreadPool& pool, T* out, T* probs, const T* q, const T* 
           for (int64_t i = r0; i < r1; ++i) {
             T* p = ph + i * seq;
             const int64_t j0 = first_visible_key(i, s.sliding_window);
-            T max_score = -INFINITY;
-            for (int64_t j = j0; j <= i; ++j) {
-              p[j] *= scale;
-              max_score = std::max(max_score, p[j]);
-            }
-            T sum = T(0);
-            for (int64_t j = j0; j <= i; ++j) {
-              p[j] = std::exp(p[j] - max_score);
-              sum += p[j];
-            }
-            const T inv_sum = T(1) / sum;
+            softmax_row(p + j0, i - j0 + 1, scale);
             for (int64_t j = 0; j < j0; ++j) p[j] = T(0);
-            for (int64_t j = j0; j <= i; ++j) p[j] *= inv_sum;
             for (int64_t j = i + 1; j < seq; ++j) p[j] = T(0);
           }
           gemm_ex<T>(nullptr, ph + r0 * seq, seq, vb, kv_stride, false, oh + r0 * q_stride, q_stride, r1 - r0, hd, r1,
