@@ -194,7 +194,7 @@ int main() {
       }
     }
     check(all_ok, "fp32 gemm kernel vs float64 product", "worst rel err " + fmt(worst));
-    // C = A·Bᵀ with B stored [n, k], on the pool and on the calling thread.
+    // op(A)·op(B) with A stored [k, m] and/or B stored [n, k], on the pool and on the calling thread.
     all_ok = true;
     worst = 0;
     for (auto shape : std::vector<std::array<int64_t, 3>>{{1, 1, 1}, {7, 17, 5}, {70, 300, 33}, {131, 37, 520}, {5, 513, 2}}) {
@@ -203,15 +203,19 @@ int main() {
       for (float& v : a) v = float(rng.normal());
       for (float& v : b) v = float(rng.normal());
       for (float& v : c) v = float(rng.normal());
-      for (bool accumulate : {false, true})
+      for (int layout = 1; layout < 4; ++layout)
+        for (bool accumulate : {false, true})
         for (bool pooled : {false, true}) {
+          const bool at = layout & 2, bt = layout & 1;
           std::vector<float> got = c;
-          cpu::gemm_ex(pooled ? &fb.pool() : nullptr, a.data(), k, b.data(), k, true, got.data(), n, m, n, k, accumulate);
+          cpu::gemm_ex(pooled ? &fb.pool() : nullptr, a.data(), at ? m : k, at, b.data(), bt ? k : n, bt, got.data(), n,
+                       m, n, k, accumulate);
           std::vector<double> want(m * n);
           for (int64_t i = 0; i < m; ++i)
             for (int64_t j = 0; j < n; ++j) {
               double s = accumulate ? c[i * n + j] : 0.0;
-              for (int64_t p = 0; p < k; ++p) s += double(a[i * k + p]) * b[j * k + p];
+              for (int64_t p = 0; p < k; ++p)
+                s += double(at ? a[p * m + i] : a[i * k + p]) * (bt ? b[j * k + p] : b[p * n + j]);
               want[i * n + j] = s;
             }
           const double err = relative_error(got.data(), want.data(), got.size());
@@ -219,7 +223,7 @@ int main() {
           all_ok = all_ok && err < 1e-6;
         }
     }
-    check(all_ok, "fp32 gemm A·Bᵀ kernel vs float64 product", "worst rel err " + fmt(worst));
+    check(all_ok, "fp32 gemm Aᵀ·B, A·Bᵀ, Aᵀ·Bᵀ vs float64 product", "worst rel err " + fmt(worst));
     // And the linear-layer forms on float, including the decode (n <= 2) path.
     for (int64_t n : {int64_t(1), int64_t(9)}) {
       const int64_t in = 19, out = 23;

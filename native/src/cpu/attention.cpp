@@ -123,7 +123,7 @@ void attention_forward(ThreadPool& pool, T* out, T* probs, const T* q, const T* 
         T* ph = probs + (b * s.heads + h) * seq * seq;
         for (int64_t r0 = 0; r0 < seq; r0 += kRowBlock) {
           const int64_t r1 = std::min(seq, r0 + kRowBlock);
-          gemm_ex<T>(nullptr, qh + r0 * q_stride, q_stride, kb, kv_stride, true, ph + r0 * seq, seq, r1 - r0, r1, hd,
+          gemm_ex<T>(nullptr, qh + r0 * q_stride, q_stride, false, kb, kv_stride, true, ph + r0 * seq, seq, r1 - r0, r1, hd,
                      false);
           for (int64_t i = r0; i < r1; ++i) {
             T* p = ph + i * seq;
@@ -132,7 +132,7 @@ void attention_forward(ThreadPool& pool, T* out, T* probs, const T* q, const T* 
             for (int64_t j = 0; j < j0; ++j) p[j] = T(0);
             for (int64_t j = i + 1; j < seq; ++j) p[j] = T(0);
           }
-          gemm_ex<T>(nullptr, ph + r0 * seq, seq, vb, kv_stride, false, oh + r0 * q_stride, q_stride, r1 - r0, hd, r1,
+          gemm_ex<T>(nullptr, ph + r0 * seq, seq, false, vb, kv_stride, false, oh + r0 * q_stride, q_stride, r1 - r0, hd, r1,
                      false);
         }
       }
@@ -171,7 +171,7 @@ void attention_backward(ThreadPool& pool, T* dq, T* dk, T* dv, const T* dout, co
         T* dqh = dq + b * seq * q_stride + h * hd;
         for (int64_t r0 = 0; r0 < seq; r0 += kRowBlock) {
           const int64_t r1 = std::min(seq, r0 + kRowBlock);
-          gemm_ex<T>(nullptr, doh + r0 * q_stride, q_stride, vb, kv_stride, true, ds + r0 * seq, seq, r1 - r0, r1, hd,
+          gemm_ex<T>(nullptr, doh + r0 * q_stride, q_stride, false, vb, kv_stride, true, ds + r0 * seq, seq, r1 - r0, r1, hd,
                      false);
           for (int64_t i = r0; i < r1; ++i) {
             const T* p = ph + i * seq;
@@ -183,16 +183,16 @@ void attention_backward(ThreadPool& pool, T* dq, T* dk, T* dv, const T* dout, co
             for (int64_t j = j0; j <= i; ++j) d[j] = p[j] * (d[j] - p_dot_dp) * scale;
             for (int64_t j = i + 1; j < r1; ++j) d[j] = T(0);
           }
-          gemm_ex<T>(nullptr, ds + r0 * seq, seq, kb, kv_stride, false, dqh + r0 * q_stride, q_stride, r1 - r0, hd, r1,
+          gemm_ex<T>(nullptr, ds + r0 * seq, seq, false, kb, kv_stride, false, dqh + r0 * q_stride, q_stride, r1 - r0, hd, r1,
                      false);
         }
         transpose_strided(qt, qh, q_stride, seq, hd);
         transpose_strided(dot, doh, q_stride, seq, hd);
         for (int64_t c0 = 0; c0 < seq; c0 += kRowBlock) {
           const int64_t c1 = std::min(seq, c0 + kRowBlock);
-          gemm_ex<T>(nullptr, qt + c0, seq, ds + c0 * seq + c0, seq, false, dkt + c0, seq, hd, c1 - c0, seq - c0,
+          gemm_ex<T>(nullptr, qt + c0, seq, false, ds + c0 * seq + c0, seq, false, dkt + c0, seq, hd, c1 - c0, seq - c0,
                      true);
-          gemm_ex<T>(nullptr, dot + c0, seq, ph + c0 * seq + c0, seq, false, dvt + c0, seq, hd, c1 - c0, seq - c0,
+          gemm_ex<T>(nullptr, dot + c0, seq, false, ph + c0 * seq + c0, seq, false, dvt + c0, seq, hd, c1 - c0, seq - c0,
                      true);
         }
       }

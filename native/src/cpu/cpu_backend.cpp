@@ -1,6 +1,7 @@
 #include "cpu/cpu_backend.h"
 
 #include <chrono>
+#include <ctime>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -16,6 +17,7 @@ namespace {
 struct OpProfile {
   struct Entry {
     double seconds = 0;
+    double cpu_seconds = 0;  // process CPU time (all threads): robust to other load on the machine
     double flops = 0;
     int64_t calls = 0;
   };
@@ -24,12 +26,16 @@ struct OpProfile {
     if (entries.empty()) return;
     double total = 0;
     for (auto& e : entries) total += e.second.seconds;
-    std::fprintf(stderr, "\n%-44s %8s %9s %6s %8s\n", "op", "calls", "ms", "%", "GFLOP/s");
+    double cpu_total = 0;
+    for (auto& e : entries) cpu_total += e.second.cpu_seconds;
+    std::fprintf(stderr, "\n%-44s %8s %9s %6s %8s %9s %6s\n", "op", "calls", "wall ms", "%", "GFLOP/s", "cpu ms",
+                 "%");
     for (auto& e : entries)
-      std::fprintf(stderr, "%-44s %8lld %9.1f %6.1f %8.1f\n", e.first.c_str(), (long long)e.second.calls,
+      std::fprintf(stderr, "%-44s %8lld %9.1f %6.1f %8.1f %9.1f %6.1f\n", e.first.c_str(), (long long)e.second.calls,
                    e.second.seconds * 1e3, 100 * e.second.seconds / total,
-                   e.second.flops > 0 ? e.second.flops / e.second.seconds / 1e9 : 0.0);
-    std::fprintf(stderr, "%-44s %8s %9.1f\n", "total", "", total * 1e3);
+                   e.second.flops > 0 ? e.second.flops / e.second.seconds / 1e9 : 0.0, e.second.cpu_seconds * 1e3,
+                   100 * e.second.cpu_seconds / cpu_total);
+    std::fprintf(stderr, "%-44s %8s %9.1f %6s %8s %9.1f\n", "total", "", total * 1e3, "", "", cpu_total * 1e3);
   }
 };
 
@@ -47,16 +53,19 @@ struct OpTimer {
   std::string label;
   double flops;
   std::chrono::steady_clock::time_point t0;
+  std::clock_t c0 = 0;
   OpTimer(const char* name, int64_t a = 0, int64_t b = 0, int64_t c = 0, double fl = 0) : flops(fl) {
     if (!profiling()) return;
     label = name;
     if (a) label += " " + std::to_string(a) + "x" + std::to_string(b) + "x" + std::to_string(c);
     t0 = std::chrono::steady_clock::now();
+    c0 = std::clock();
   }
   ~OpTimer() {
     if (label.empty()) return;
     auto& e = profile().entries[label];
     e.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    e.cpu_seconds += double(std::clock() - c0) / CLOCKS_PER_SEC;
     e.flops += flops;
     ++e.calls;
   }
@@ -66,12 +75,6 @@ struct OpTimer {
 
 template <typename T>
 CpuBackend<T>::CpuBackend(int threads) : pool_(threads) {}
-
-template <typename T>
-T* CpuBackend<T>::scratch(size_t count) {
-  if (scratch_.size() < count) scratch_.resize(count);
-  return scratch_.data();
-}
 
 // y = x·Wᵀ: the gemm packs W's rows straight into its column panels, so no transposed copy.
 template <typename T>
@@ -92,7 +95,7 @@ void CpuBackend<T>::matmul_forward(T* y, const T* x, const T* w, const T* bias, 
         for (int64_t o = 0; o < out; ++o) y[t * out + o] = bias[o];
     });
   }
-  cpu::gemm_ex(&pool_, x, in, w, in, /*b_transposed=*/true, y, out, n, out, in, bias != nullptr);
+  cpu::gemm_ex(&pool_, x, in, false, w, in, /*b_transposed=*/true, y, out, n, out, in, bias != nullptr);
 }
 
 template <typename T>
@@ -102,21 +105,19 @@ void CpuBackend<T>::matmul_backward_input(T* dx, const T* dy, const T* w, int64_
   cpu::gemm(pool_, dy, out, w, in, dx, in, n, in, out, accumulate);
 }
 
-// dW[out, in] += dyᵀ[out, n] · x[n, in].
+// dW[out, in] += dyᵀ[out, n] · x[n, in], the gemm reading dy [n, out] as a transposed A.
 template <typename T>
 void CpuBackend<T>::matmul_backward_weight(T* dw, T* dbias, const T* dy, const T* x, int64_t n, int64_t in,
                                            int64_t out) {
   OpTimer timer_("matmul_bwd_weight", n, in, out, 2.0 * n * in * out);
-  T* dyt = scratch(size_t(n * out));
-  cpu::transpose(pool_, dyt, dy, n, out);
-  cpu::gemm(pool_, dyt, n, x, in, dw, in, out, in, n, true);
+  cpu::gemm_ex(&pool_, dy, out, /*a_transposed=*/true, x, in, false, dw, in, out, in, n, true);
   if (dbias) {
+    // Columns of dy split over threads, each summed over tokens in order.
     pool_.parallel_for(out, [&](int64_t begin, int64_t end) {
-      for (int64_t o = begin; o < end; ++o) {
-        T sum = T(0);
-        for (int64_t t = 0; t < n; ++t) sum += dyt[o * n + t];
-        dbias[o] += sum;
-      }
+      std::vector<T> sum(size_t(end - begin), T(0));
+      for (int64_t t = 0; t < n; ++t)
+        for (int64_t o = begin; o < end; ++o) sum[size_t(o - begin)] += dy[t * out + o];
+      for (int64_t o = begin; o < end; ++o) dbias[o] += sum[size_t(o - begin)];
     });
   }
 }

@@ -34,12 +34,12 @@ int64_t tile_cols_for(int64_t n, int threads) {
 // Generic (double, and compilers without vector extensions): C tile += A·B with the same
 // ascending-k order per element as the vector kernel.
 template <typename T>
-void gemm_tile_generic(const T* a, int64_t lda, const T* b, int64_t ldb, bool bt, T* c, int64_t ldc, int64_t rows,
-                       int64_t cols, int64_t depth) {
+void gemm_tile_generic(const T* a, int64_t lda, bool at, const T* b, int64_t ldb, bool bt, T* c, int64_t ldc,
+                       int64_t rows, int64_t cols, int64_t depth) {
   for (int64_t i = 0; i < rows; ++i) {
     T* c_row = c + i * ldc;
     for (int64_t p = 0; p < depth; ++p) {
-      const T a_ip = a[i * lda + p];
+      const T a_ip = at ? a[p * lda + i] : a[i * lda + p];
       if (bt) {
         for (int64_t j = 0; j < cols; ++j) c_row[j] += a_ip * b[j * ldb + p];
       } else {
@@ -51,20 +51,22 @@ void gemm_tile_generic(const T* a, int64_t lda, const T* b, int64_t ldb, bool bt
 }
 
 template <typename T>
-void gemm_columns(const T* a, int64_t lda, const T* b, int64_t ldb, bool bt, T* c, int64_t ldc, int64_t m,
+void gemm_columns(const T* a, int64_t lda, bool at, const T* b, int64_t ldb, bool bt, T* c, int64_t ldc, int64_t m,
                   int64_t c0, int64_t cols, int64_t k) {
   for (int64_t p0 = 0; p0 < k; p0 += kBlockK) {
     const int64_t depth = std::min(kBlockK, k - p0);
     const T* bb = bt ? b + c0 * ldb + p0 : b + p0 * ldb + c0;
-    gemm_tile_generic(a + p0, lda, bb, ldb, bt, c + c0, ldc, m, cols, depth);
+    gemm_tile_generic(at ? a + p0 * lda : a + p0, lda, at, bb, ldb, bt, c + c0, ldc, m, cols, depth);
   }
 }
 
 #if defined(__GNUC__)
 typedef float vec8 __attribute__((vector_size(32)));
 
-// C[R rows, 16] += A[R, depth] · P with P a packed panel [depth][16].
-template <int R>
+// C[R rows, 16] += A[R, depth] · P with P a packed panel [depth][16]. A element (r, p) is at
+// a[r·lda + p], or a[p·lda + r] when AT (A stored transposed, [depth, rows]: the R values for one p
+// are then adjacent).
+template <int R, bool AT>
 __attribute__((always_inline)) inline void kernel_rows(const float* a, int64_t lda, const float* packed, float* c,
                                                        int64_t ldc, int64_t cols, int64_t depth) {
   vec8 acc[R][2];
@@ -86,7 +88,7 @@ __attribute__((always_inline)) inline void kernel_rows(const float* a, int64_t l
     __builtin_memcpy(&b0, packed + p * kPanel, 32);
     __builtin_memcpy(&b1, packed + p * kPanel + 8, 32);
     for (int r = 0; r < R; ++r) {
-      const float a_rp = a[r * lda + p];
+      const float a_rp = AT ? a[p * lda + r] : a[r * lda + p];
       acc[r][0] += a_rp * b0;
       acc[r][1] += a_rp * b1;
     }
@@ -107,43 +109,51 @@ __attribute__((always_inline)) inline void kernel_rows(const float* a, int64_t l
 }
 
 // All m rows of C against one packed panel.
+template <bool AT>
 __attribute__((always_inline)) inline void panel_body(const float* a, int64_t lda, const float* packed, float* c,
                                                       int64_t ldc, int64_t m, int64_t cols, int64_t depth) {
   int64_t i = 0;
-  for (; i + 6 <= m; i += 6) kernel_rows<6>(a + i * lda, lda, packed, c + i * ldc, ldc, cols, depth);
+  for (; i + 6 <= m; i += 6) kernel_rows<6, AT>(AT ? a + i : a + i * lda, lda, packed, c + i * ldc, ldc, cols, depth);
   if (i + 4 <= m) {
-    kernel_rows<4>(a + i * lda, lda, packed, c + i * ldc, ldc, cols, depth);
+    kernel_rows<4, AT>(AT ? a + i : a + i * lda, lda, packed, c + i * ldc, ldc, cols, depth);
     i += 4;
   }
   if (i + 2 <= m) {
-    kernel_rows<2>(a + i * lda, lda, packed, c + i * ldc, ldc, cols, depth);
+    kernel_rows<2, AT>(AT ? a + i : a + i * lda, lda, packed, c + i * ldc, ldc, cols, depth);
     i += 2;
   }
-  if (i < m) kernel_rows<1>(a + i * lda, lda, packed, c + i * ldc, ldc, cols, depth);
+  if (i < m) kernel_rows<1, AT>(AT ? a + i : a + i * lda, lda, packed, c + i * ldc, ldc, cols, depth);
 }
 
 // Row blocks of kRowBlock so the A block (rows x depth) stays in L2 while the panels sweep it.
 constexpr int64_t kRowBlock = 96;
 
+template <bool AT>
 __attribute__((always_inline)) inline void block_body(const float* a, int64_t lda, const float* packed, float* c,
                                                       int64_t ldc, int64_t m, int64_t cols, int64_t depth) {
   for (int64_t r0 = 0; r0 < m; r0 += kRowBlock) {
     const int64_t rows = std::min(kRowBlock, m - r0);
     for (int64_t j = 0; j < cols; j += kPanel)
-      panel_body(a + r0 * lda, lda, packed + j * depth, c + r0 * ldc + j, ldc, rows, std::min(kPanel, cols - j),
+      panel_body<AT>(AT ? a + r0 : a + r0 * lda, lda, packed + j * depth, c + r0 * ldc + j, ldc, rows, std::min(kPanel, cols - j),
                  depth);
   }
 }
 
-void block_baseline(const float* a, int64_t lda, const float* packed, float* c, int64_t ldc, int64_t m, int64_t cols,
-                    int64_t depth) {
-  block_body(a, lda, packed, c, ldc, m, cols, depth);
+void block_baseline(const float* a, int64_t lda, bool at, const float* packed, float* c, int64_t ldc, int64_t m,
+                    int64_t cols, int64_t depth) {
+  if (at)
+    block_body<true>(a, lda, packed, c, ldc, m, cols, depth);
+  else
+    block_body<false>(a, lda, packed, c, ldc, m, cols, depth);
 }
 
 #if defined(__x86_64__) || defined(__i386__)
-__attribute__((target("avx2,fma"))) void block_avx2(const float* a, int64_t lda, const float* packed, float* c,
-                                                   int64_t ldc, int64_t m, int64_t cols, int64_t depth) {
-  block_body(a, lda, packed, c, ldc, m, cols, depth);
+__attribute__((target("avx2,fma"))) void block_avx2(const float* a, int64_t lda, bool at, const float* packed,
+                                                   float* c, int64_t ldc, int64_t m, int64_t cols, int64_t depth) {
+  if (at)
+    block_body<true>(a, lda, packed, c, ldc, m, cols, depth);
+  else
+    block_body<false>(a, lda, packed, c, ldc, m, cols, depth);
 }
 
 bool cpu_has_avx2_fma() {
@@ -182,7 +192,7 @@ void pack_b(float* dst, const float* b, int64_t ldb, bool bt, int64_t p0, int64_
   }
 }
 
-void gemm_columns_f32(const float* a, int64_t lda, const float* b, int64_t ldb, bool bt, float* c, int64_t ldc,
+void gemm_columns_f32(const float* a, int64_t lda, bool at, const float* b, int64_t ldb, bool bt, float* c, int64_t ldc,
                       int64_t m, int64_t c0, int64_t cols, int64_t k) {
   thread_local std::vector<float> packed;
   const int64_t padded = (cols + kPanel - 1) / kPanel * kPanel;
@@ -192,23 +202,23 @@ void gemm_columns_f32(const float* a, int64_t lda, const float* b, int64_t ldb, 
     pack_b(packed.data(), b, ldb, bt, p0, depth, c0, cols);
 #if defined(__x86_64__) || defined(__i386__)
     if (cpu_has_avx2_fma()) {
-      block_avx2(a + p0, lda, packed.data(), c + c0, ldc, m, cols, depth);
+      block_avx2(at ? a + p0 * lda : a + p0, lda, at, packed.data(), c + c0, ldc, m, cols, depth);
       continue;
     }
 #endif
-    block_baseline(a + p0, lda, packed.data(), c + c0, ldc, m, cols, depth);
+    block_baseline(at ? a + p0 * lda : a + p0, lda, at, packed.data(), c + c0, ldc, m, cols, depth);
   }
 }
 
 template <>
-void gemm_columns<float>(const float* a, int64_t lda, const float* b, int64_t ldb, bool bt, float* c, int64_t ldc,
-                         int64_t m, int64_t c0, int64_t cols, int64_t k) {
-  gemm_columns_f32(a, lda, b, ldb, bt, c, ldc, m, c0, cols, k);
+void gemm_columns<float>(const float* a, int64_t lda, bool at, const float* b, int64_t ldb, bool bt, float* c,
+                         int64_t ldc, int64_t m, int64_t c0, int64_t cols, int64_t k) {
+  gemm_columns_f32(a, lda, at, b, ldb, bt, c, ldc, m, c0, cols, k);
 }
 #endif
 
 template <typename T>
-void gemm_impl(ThreadPool* pool, const T* a, int64_t lda, const T* b, int64_t ldb, bool bt, T* c, int64_t ldc,
+void gemm_impl(ThreadPool* pool, const T* a, int64_t lda, bool at, const T* b, int64_t ldb, bool bt, T* c, int64_t ldc,
                int64_t m, int64_t n, int64_t k, bool accumulate) {
   if (m <= 0 || n <= 0) return;
   const int64_t tile_cols = tile_cols_for(n, pool ? pool->size() : 1);
@@ -219,7 +229,7 @@ void gemm_impl(ThreadPool* pool, const T* a, int64_t lda, const T* b, int64_t ld
       const int64_t cols = std::min(tile_cols, n - c0);
       if (!accumulate)
         for (int64_t i = 0; i < m; ++i) std::fill(c + i * ldc + c0, c + i * ldc + c0 + cols, T(0));
-      if (k > 0) gemm_columns<T>(a, lda, b, ldb, bt, c, ldc, m, c0, cols, k);
+      if (k > 0) gemm_columns<T>(a, lda, at, b, ldb, bt, c, ldc, m, c0, cols, k);
     }
   };
   if (pool)
@@ -233,13 +243,13 @@ void gemm_impl(ThreadPool* pool, const T* a, int64_t lda, const T* b, int64_t ld
 template <typename T>
 void gemm(ThreadPool& pool, const T* a, int64_t lda, const T* b, int64_t ldb, T* c, int64_t ldc, int64_t m, int64_t n,
           int64_t k, bool accumulate) {
-  gemm_impl(&pool, a, lda, b, ldb, false, c, ldc, m, n, k, accumulate);
+  gemm_impl(&pool, a, lda, false, b, ldb, false, c, ldc, m, n, k, accumulate);
 }
 
 template <typename T>
-void gemm_ex(ThreadPool* pool, const T* a, int64_t lda, const T* b, int64_t ldb, bool b_transposed, T* c,
-             int64_t ldc, int64_t m, int64_t n, int64_t k, bool accumulate) {
-  gemm_impl(pool, a, lda, b, ldb, b_transposed, c, ldc, m, n, k, accumulate);
+void gemm_ex(ThreadPool* pool, const T* a, int64_t lda, bool a_transposed, const T* b, int64_t ldb, bool b_transposed,
+             T* c, int64_t ldc, int64_t m, int64_t n, int64_t k, bool accumulate) {
+  gemm_impl(pool, a, lda, a_transposed, b, ldb, b_transposed, c, ldc, m, n, k, accumulate);
 }
 
 template <typename T>
@@ -275,10 +285,10 @@ template void gemm<float>(ThreadPool&, const float*, int64_t, const float*, int6
                           int64_t, int64_t, bool);
 template void gemm<double>(ThreadPool&, const double*, int64_t, const double*, int64_t, double*, int64_t, int64_t,
                            int64_t, int64_t, bool);
-template void gemm_ex<float>(ThreadPool*, const float*, int64_t, const float*, int64_t, bool, float*, int64_t, int64_t,
-                             int64_t, int64_t, bool);
-template void gemm_ex<double>(ThreadPool*, const double*, int64_t, const double*, int64_t, bool, double*, int64_t,
-                              int64_t, int64_t, int64_t, bool);
+template void gemm_ex<float>(ThreadPool*, const float*, int64_t, bool, const float*, int64_t, bool, float*, int64_t,
+                             int64_t, int64_t, int64_t, bool);
+template void gemm_ex<double>(ThreadPool*, const double*, int64_t, bool, const double*, int64_t, bool, double*,
+                              int64_t, int64_t, int64_t, int64_t, bool);
 template void transpose<float>(ThreadPool&, float*, const float*, int64_t, int64_t);
 template void transpose<double>(ThreadPool&, double*, const double*, int64_t, int64_t);
 
