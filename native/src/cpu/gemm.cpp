@@ -1,6 +1,6 @@
 // Matrix multiply C (+)= A·B or A·Bᵀ, the op that dominates training time.
 //
-// Work is split over column tiles of C (each thread owns whole columns, so a C element is only
+// Work is split over column tiles of C (each task owns whole columns, so a C element is only
 // ever touched by one thread and its sum runs over k in ascending order: the result does not
 // depend on the thread count). Within a tile, k runs in blocks of kBlockK: the B block
 // (kBlockK x tile columns) is packed once into 16-wide panels laid out [depth][16] (from either
@@ -22,13 +22,12 @@ constexpr int64_t kTileCols = 256;
 constexpr int64_t kBlockK = 256;
 constexpr int64_t kPanel = 16;
 
-// Columns per thread task: kTileCols, or narrower (multiple of 16) when that leaves threads idle.
+// Columns per task: kTileCols, halved (down to 64) until there are ~4 tasks per thread, so the
+// pool's dynamic chunks can even out a thread the OS delays.
 int64_t tile_cols_for(int64_t n, int threads) {
-  if (threads <= 1) return kTileCols;
-  const int64_t tiles = (n + kTileCols - 1) / kTileCols;
-  if (tiles >= 2 * threads || tiles % threads == 0) return kTileCols;
-  const int64_t per_thread = (n + threads - 1) / threads;
-  return std::max<int64_t>(kPanel, std::min<int64_t>(kTileCols, (per_thread + kPanel - 1) / kPanel * kPanel));
+  int64_t cols = kTileCols;
+  while (cols > 64 && (n + cols - 1) / cols < 4 * int64_t(threads)) cols /= 2;
+  return cols;
 }
 
 // Generic (double, and compilers without vector extensions): C tile += A·B with the same

@@ -1,7 +1,16 @@
-// A small fixed-size thread pool for the CPU backend. parallel_for splits [0, n) into one
-// contiguous chunk per thread (static partition, so the work each element gets is the same on
-// every call — needed for bit-identical recomputation). The calling thread runs chunk 0.
+// A small fixed-size thread pool for the CPU backend.
+//
+// parallel_for(n, fn) cuts [0, n) into up to 4 chunks per thread and the threads (the caller
+// included) claim chunks from a shared counter, so a thread that the OS delays (the machine is
+// often shared with builds) does not hold the others up. Which thread runs which chunk is
+// therefore not fixed — every op must compute each index the same way whatever range it lands
+// in (they all do: no op reduces across indices of one parallel_for), which is also what makes
+// results independent of the thread count and recomputation bit-identical.
+//
+// Idle workers spin briefly before sleeping on a condition variable: ops come back to back (a
+// training step issues ~200 of them), and a futex wake-up per op would cost more than small ops.
 #pragma once
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
@@ -22,23 +31,30 @@ class ThreadPool {
 
   int size() const { return static_cast<int>(workers_.size()) + 1; }
 
-  // fn(begin, end) over [0, n). Runs inline when n is small or the pool has one thread. An
-  // exception thrown by any chunk is rethrown here after all chunks finish.
+  // fn(begin, end) over [0, n), possibly several calls per thread. Runs inline when n is small or
+  // the pool has one thread. An exception thrown by any chunk is rethrown here after all chunks
+  // finish. Not reentrant: fn must not call parallel_for on the same pool.
   void parallel_for(int64_t n, const std::function<void(int64_t, int64_t)>& fn);
 
  private:
-  void worker_loop(int index);
-  void run_chunk(int index);
+  void worker_loop();
+  void run_chunks();
 
   std::vector<std::thread> workers_;
   std::mutex mutex_;
   std::condition_variable wake_;
   std::condition_variable done_;
+  // The current job, published by generation_ (release) and read after it (acquire).
   const std::function<void(int64_t, int64_t)>* job_ = nullptr;
   int64_t job_n_ = 0;
-  int64_t generation_ = 0;
-  int pending_ = 0;
-  bool stopping_ = false;
+  int64_t chunk_ = 1;
+  int64_t chunks_ = 0;
+  std::atomic<int64_t> next_chunk_{0};
+  std::atomic<int64_t> generation_{0};
+  std::atomic<int> pending_{0};           // workers that have not finished the current generation
+  std::atomic<int> sleeping_workers_{0};  // workers blocked (or about to block) on wake_
+  std::atomic<bool> caller_sleeping_{false};
+  std::atomic<bool> stopping_{false};
   std::exception_ptr error_;
 };
 
