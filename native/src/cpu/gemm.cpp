@@ -62,12 +62,13 @@ void gemm_columns(const T* a, int64_t lda, bool at, const T* b, int64_t ldb, boo
 #if defined(__GNUC__)
 typedef float vec8 __attribute__((vector_size(32)));
 
-// C[R rows, 16] += A[R, depth] · P with P a packed panel [depth][16]. A element (r, p) is at
-// a[r·lda + p], or a[p·lda + r] when AT (A stored transposed, [depth, rows]: the R values for one p
-// are then adjacent).
-template <int R, bool AT>
-__attribute__((always_inline)) inline void kernel_rows(const float* a, int64_t lda, const float* packed, float* c,
-                                                       int64_t ldc, int64_t cols, int64_t depth) {
+constexpr int64_t kMr = 6;  // rows per register block (and per packed A group)
+
+// C[R rows, 16] += A[R, depth] · P. A is a packed group, element (r, p) at a[p·6 + r]; P a packed
+// B panel [depth][16]. R < 6 for the last group when m is not a multiple of 6.
+template <int R>
+__attribute__((always_inline)) inline void kernel_rows(const float* a, const float* packed, float* c, int64_t ldc,
+                                                       int64_t cols, int64_t depth) {
   vec8 acc[R][2];
   if (cols == kPanel) {
     for (int r = 0; r < R; ++r) {
@@ -87,7 +88,7 @@ __attribute__((always_inline)) inline void kernel_rows(const float* a, int64_t l
     __builtin_memcpy(&b0, packed + p * kPanel, 32);
     __builtin_memcpy(&b1, packed + p * kPanel + 8, 32);
     for (int r = 0; r < R; ++r) {
-      const float a_rp = AT ? a[p * lda + r] : a[r * lda + p];
+      const float a_rp = a[p * kMr + r];
       acc[r][0] += a_rp * b0;
       acc[r][1] += a_rp * b1;
     }
@@ -107,52 +108,50 @@ __attribute__((always_inline)) inline void kernel_rows(const float* a, int64_t l
   }
 }
 
-// All m rows of C against one packed panel.
-template <bool AT>
-__attribute__((always_inline)) inline void panel_body(const float* a, int64_t lda, const float* packed, float* c,
-                                                      int64_t ldc, int64_t m, int64_t cols, int64_t depth) {
-  int64_t i = 0;
-  for (; i + 6 <= m; i += 6) kernel_rows<6, AT>(AT ? a + i : a + i * lda, lda, packed, c + i * ldc, ldc, cols, depth);
-  if (i + 4 <= m) {
-    kernel_rows<4, AT>(AT ? a + i : a + i * lda, lda, packed, c + i * ldc, ldc, cols, depth);
-    i += 4;
+// Groups of 16 (96 rows) so the packed A block (96 x depth) stays in L2 while the panels sweep it.
+constexpr int64_t kGroupBlock = 16;
+
+// C[m, cols] += A-block · B-block, A packed as groups [depth][6], B as panels [depth][16].
+__attribute__((always_inline)) inline void block_body(const float* apack, const float* bpack, float* c, int64_t ldc,
+                                                      int64_t m, int64_t cols, int64_t depth) {
+  const int64_t groups = (m + kMr - 1) / kMr;
+  for (int64_t g0 = 0; g0 < groups; g0 += kGroupBlock) {
+    const int64_t g1 = std::min(groups, g0 + kGroupBlock);
+    for (int64_t j = 0; j < cols; j += kPanel) {
+      const int64_t width = std::min(kPanel, cols - j);
+      const float* panel = bpack + j * depth;
+      for (int64_t g = g0; g < g1; ++g) {
+        const float* a = apack + g * depth * kMr;
+        float* cg = c + g * kMr * ldc + j;
+        const int64_t rows = std::min(kMr, m - g * kMr);
+        if (rows == kMr) {
+          kernel_rows<6>(a, panel, cg, ldc, width, depth);
+          continue;
+        }
+        int64_t r = 0;
+        if (rows - r >= 4) {
+          kernel_rows<4>(a + r, panel, cg + r * ldc, ldc, width, depth);
+          r += 4;
+        }
+        if (rows - r >= 2) {
+          kernel_rows<2>(a + r, panel, cg + r * ldc, ldc, width, depth);
+          r += 2;
+        }
+        if (rows - r >= 1) kernel_rows<1>(a + r, panel, cg + r * ldc, ldc, width, depth);
+      }
+    }
   }
-  if (i + 2 <= m) {
-    kernel_rows<2, AT>(AT ? a + i : a + i * lda, lda, packed, c + i * ldc, ldc, cols, depth);
-    i += 2;
-  }
-  if (i < m) kernel_rows<1, AT>(AT ? a + i : a + i * lda, lda, packed, c + i * ldc, ldc, cols, depth);
 }
 
-// Row blocks of kRowBlock so the A block (rows x depth) stays in L2 while the panels sweep it.
-constexpr int64_t kRowBlock = 96;
-
-template <bool AT>
-__attribute__((always_inline)) inline void block_body(const float* a, int64_t lda, const float* packed, float* c,
-                                                      int64_t ldc, int64_t m, int64_t cols, int64_t depth) {
-  for (int64_t r0 = 0; r0 < m; r0 += kRowBlock) {
-    const int64_t rows = std::min(kRowBlock, m - r0);
-    for (int64_t j = 0; j < cols; j += kPanel)
-      panel_body<AT>(AT ? a + r0 : a + r0 * lda, lda, packed + j * depth, c + r0 * ldc + j, ldc, rows, std::min(kPanel, cols - j),
-                 depth);
-  }
-}
-
-void block_baseline(const float* a, int64_t lda, bool at, const float* packed, float* c, int64_t ldc, int64_t m,
-                    int64_t cols, int64_t depth) {
-  if (at)
-    block_body<true>(a, lda, packed, c, ldc, m, cols, depth);
-  else
-    block_body<false>(a, lda, packed, c, ldc, m, cols, depth);
+void block_baseline(const float* apack, const float* bpack, float* c, int64_t ldc, int64_t m, int64_t cols,
+                    int64_t depth) {
+  block_body(apack, bpack, c, ldc, m, cols, depth);
 }
 
 #if defined(__x86_64__) || defined(__i386__)
-__attribute__((target("avx2,fma"))) void block_avx2(const float* a, int64_t lda, bool at, const float* packed,
-                                                   float* c, int64_t ldc, int64_t m, int64_t cols, int64_t depth) {
-  if (at)
-    block_body<true>(a, lda, packed, c, ldc, m, cols, depth);
-  else
-    block_body<false>(a, lda, packed, c, ldc, m, cols, depth);
+__attribute__((target("avx2,fma"))) void block_avx2(const float* apack, const float* bpack, float* c, int64_t ldc,
+                                                   int64_t m, int64_t cols, int64_t depth) {
+  block_body(apack, bpack, c, ldc, m, cols, depth);
 }
 
 bool cpu_has_avx2_fma() {
@@ -191,7 +190,33 @@ void pack_b(float* dst, const float* b, int64_t ldb, bool bt, int64_t p0, int64_
   }
 }
 
-void gemm_columns_f32(const float* a, int64_t lda, bool at, const float* b, int64_t ldb, bool bt, float* c, int64_t ldc,
+// Packs row group g of A (rows 6g .. 6g+5, zeros past m) for every k-block: the block starting at
+// p0 lives at dst + p0·mpad, group g of it at + g·depth·6, element (r, p) at + p·6 + r.
+void pack_a_group(float* dst, const float* a, int64_t lda, bool at, int64_t m, int64_t mpad, int64_t k, int64_t g) {
+  const int64_t rows = std::min(kMr, m - g * kMr);
+  for (int64_t p0 = 0; p0 < k; p0 += kBlockK) {
+    const int64_t depth = std::min(kBlockK, k - p0);
+    float* d = dst + p0 * mpad + g * depth * kMr;
+    if (at) {
+      for (int64_t p = 0; p < depth; ++p) {
+        const float* src = a + (p0 + p) * lda + g * kMr;
+        int64_t r = 0;
+        for (; r < rows; ++r) d[p * kMr + r] = src[r];
+        for (; r < kMr; ++r) d[p * kMr + r] = 0.0f;
+      }
+    } else {
+      int64_t r = 0;
+      for (; r < rows; ++r) {
+        const float* src = a + (g * kMr + r) * lda + p0;
+        for (int64_t p = 0; p < depth; ++p) d[p * kMr + r] = src[p];
+      }
+      for (; r < kMr; ++r)
+        for (int64_t p = 0; p < depth; ++p) d[p * kMr + r] = 0.0f;
+    }
+  }
+}
+
+void gemm_columns_f32(const float* apack, int64_t mpad, const float* b, int64_t ldb, bool bt, float* c, int64_t ldc,
                       int64_t m, int64_t c0, int64_t cols, int64_t k) {
   thread_local std::vector<float> packed;
   const int64_t padded = (cols + kPanel - 1) / kPanel * kPanel;
@@ -201,18 +226,12 @@ void gemm_columns_f32(const float* a, int64_t lda, bool at, const float* b, int6
     pack_b(packed.data(), b, ldb, bt, p0, depth, c0, cols);
 #if defined(__x86_64__) || defined(__i386__)
     if (cpu_has_avx2_fma()) {
-      block_avx2(at ? a + p0 * lda : a + p0, lda, at, packed.data(), c + c0, ldc, m, cols, depth);
+      block_avx2(apack + p0 * mpad, packed.data(), c + c0, ldc, m, cols, depth);
       continue;
     }
 #endif
-    block_baseline(at ? a + p0 * lda : a + p0, lda, at, packed.data(), c + c0, ldc, m, cols, depth);
+    block_baseline(apack + p0 * mpad, packed.data(), c + c0, ldc, m, cols, depth);
   }
-}
-
-template <>
-void gemm_columns<float>(const float* a, int64_t lda, bool at, const float* b, int64_t ldb, bool bt, float* c,
-                         int64_t ldc, int64_t m, int64_t c0, int64_t cols, int64_t k) {
-  gemm_columns_f32(a, lda, at, b, ldb, bt, c, ldc, m, c0, cols, k);
 }
 #endif
 
@@ -236,6 +255,45 @@ void gemm_impl(ThreadPool* pool, const T* a, int64_t lda, bool at, const T* b, i
   else
     run(0, tiles);
 }
+
+#if defined(__GNUC__)
+// float: A is packed once per call (in parallel, into [k-block][group][depth][6]) and shared by
+// every column task; each task packs its own B panels per k-block.
+template <>
+void gemm_impl<float>(ThreadPool* pool, const float* a, int64_t lda, bool at, const float* b, int64_t ldb, bool bt,
+                      float* c, int64_t ldc, int64_t m, int64_t n, int64_t k, bool accumulate) {
+  if (m <= 0 || n <= 0) return;
+  const int64_t mpad = (m + kMr - 1) / kMr * kMr, groups = mpad / kMr;
+  thread_local std::vector<float> apack_buf;
+  float* apack = nullptr;
+  if (k > 0) {
+    if (apack_buf.size() < size_t(mpad * k)) apack_buf.resize(size_t(mpad * k));
+    apack = apack_buf.data();
+    auto pack = [&](int64_t begin, int64_t end) {
+      for (int64_t g = begin; g < end; ++g) pack_a_group(apack, a, lda, at, m, mpad, k, g);
+    };
+    if (pool && groups * k >= 16384)
+      pool->parallel_for(groups, pack);
+    else
+      pack(0, groups);
+  }
+  const int64_t tile_cols = tile_cols_for(n, pool ? pool->size() : 1);
+  const int64_t tiles = (n + tile_cols - 1) / tile_cols;
+  auto run = [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t c0 = t * tile_cols;
+      const int64_t cols = std::min(tile_cols, n - c0);
+      if (!accumulate)
+        for (int64_t i = 0; i < m; ++i) std::fill(c + i * ldc + c0, c + i * ldc + c0 + cols, 0.0f);
+      if (k > 0) gemm_columns_f32(apack, mpad, b, ldb, bt, c, ldc, m, c0, cols, k);
+    }
+  };
+  if (pool)
+    pool->parallel_for(tiles, run);
+  else
+    run(0, tiles);
+}
+#endif
 
 }  // namespace
 
