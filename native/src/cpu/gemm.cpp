@@ -12,6 +12,11 @@
 #include <cstring>
 #include <vector>
 
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#include <immintrin.h>
+#define TUNESMITH_GEMM_X86 1
+#endif
+
 #include "cpu/ops.h"
 
 namespace tunesmith {
@@ -160,6 +165,54 @@ bool cpu_has_avx2_fma() {
 }
 #endif
 
+#if defined(TUNESMITH_GEMM_X86)
+// 8x8 float transpose in registers: r[i] holds row i on entry, column i on exit.
+__attribute__((target("avx2,fma"), always_inline)) inline void transpose8(__m256 r[8]) {
+  const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+  const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+  const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+  const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+  const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+  const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+  const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+  const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+  r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+  r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+  r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+  r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+  r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+  r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+  r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+  r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+// Full 16-wide panel from Bᵀ rows: panel[p·16 + q] = src[q·ldb + p], p < depth8 (a multiple of 8).
+__attribute__((target("avx2,fma"))) void pack_bt_panel_avx2(float* panel, const float* src, int64_t ldb,
+                                                           int64_t depth8) {
+  for (int64_t half = 0; half < 2; ++half) {
+    const float* s = src + half * 8 * ldb;
+    for (int64_t p = 0; p < depth8; p += 8) {
+      __m256 r[8];
+      for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(s + i * ldb + p);
+      transpose8(r);
+      for (int i = 0; i < 8; ++i) _mm256_storeu_ps(panel + (p + i) * 16 + half * 8, r[i]);
+    }
+  }
+}
+
+// Full 6-row group from row-major A: d[p·6 + r] = src[r·lda + p], p < depth8 (a multiple of 8).
+__attribute__((target("avx2,fma"))) void pack_a_group_avx2(float* d, const float* src, int64_t lda, int64_t depth8) {
+  const __m256i mask = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, 0, 0);
+  for (int64_t p = 0; p < depth8; p += 8) {
+    __m256 r[8];
+    for (int i = 0; i < 6; ++i) r[i] = _mm256_loadu_ps(src + i * lda + p);
+    r[6] = r[7] = _mm256_setzero_ps();
+    transpose8(r);
+    for (int i = 0; i < 8; ++i) _mm256_maskstore_ps(d + (p + i) * 6, mask, r[i]);
+  }
+}
+#endif
+
 // Packs B[p0 .. p0+depth, c0 .. c0+cols] (or its transposed layout) as consecutive panels, each
 // [depth][16] with zeros past the last column.
 void pack_b(float* dst, const float* b, int64_t ldb, bool bt, int64_t p0, int64_t depth, int64_t c0, int64_t cols) {
@@ -179,10 +232,17 @@ void pack_b(float* dst, const float* b, int64_t ldb, bool bt, int64_t p0, int64_
         }
       }
     } else {
+      int64_t p_done = 0;
+#if defined(TUNESMITH_GEMM_X86)
+      if (width == kPanel && cpu_has_avx2_fma()) {
+        p_done = depth / 8 * 8;
+        pack_bt_panel_avx2(panel, b + (c0 + j) * ldb + p0, ldb, p_done);
+      }
+#endif
       int64_t q = 0;
       for (; q < width; ++q) {
         const float* src = b + (c0 + j + q) * ldb + p0;
-        for (int64_t p = 0; p < depth; ++p) panel[p * kPanel + q] = src[p];
+        for (int64_t p = p_done; p < depth; ++p) panel[p * kPanel + q] = src[p];
       }
       for (; q < kPanel; ++q)
         for (int64_t p = 0; p < depth; ++p) panel[p * kPanel + q] = 0.0f;
@@ -205,10 +265,17 @@ void pack_a_group(float* dst, const float* a, int64_t lda, bool at, int64_t m, i
         for (; r < kMr; ++r) d[p * kMr + r] = 0.0f;
       }
     } else {
+      int64_t p_done = 0;
+#if defined(TUNESMITH_GEMM_X86)
+      if (rows == kMr && cpu_has_avx2_fma()) {
+        p_done = depth / 8 * 8;
+        pack_a_group_avx2(d, a + g * kMr * lda + p0, lda, p_done);
+      }
+#endif
       int64_t r = 0;
       for (; r < rows; ++r) {
         const float* src = a + (g * kMr + r) * lda + p0;
-        for (int64_t p = 0; p < depth; ++p) d[p * kMr + r] = src[p];
+        for (int64_t p = p_done; p < depth; ++p) d[p * kMr + r] = src[p];
       }
       for (; r < kMr; ++r)
         for (int64_t p = 0; p < depth; ++p) d[p * kMr + r] = 0.0f;
