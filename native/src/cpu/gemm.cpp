@@ -88,6 +88,7 @@ __attribute__((always_inline)) inline void kernel_rows(const float* a, const flo
       __builtin_memcpy(&acc[r][1], tmp + 8, 32);
     }
   }
+#pragma GCC unroll 4
   for (int64_t p = 0; p < depth; ++p) {
     vec8 b0, b1;
     __builtin_memcpy(&b0, packed + p * kPanel, 32);
