@@ -13,13 +13,15 @@
 
 namespace tunesmith {
 namespace {
-// Spin iterations before blocking (a pause is ~10-150 cycles depending on the core: tens of µs).
-constexpr int kSpin = 4000;
+constexpr int kSpinPause = 2000;  // pause instructions (~10-150 cycles each depending on the core)
+constexpr int kSpinYield = 16;    // then sched yields, so a descheduled thread of ours can run
 constexpr int64_t kChunksPerThread = 4;
 }  // namespace
 
 ThreadPool::ThreadPool(int threads) {
-  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (threads <= 0) threads = cores;
+  spin_ = threads <= cores;
   for (int i = 1; i < threads; ++i) workers_.emplace_back([this] { worker_loop(); });
 }
 
@@ -32,11 +34,31 @@ ThreadPool::~ThreadPool() {
   for (auto& t : workers_) t.join();
 }
 
-void ThreadPool::run_chunks() {
+bool ThreadPool::spin_until(const std::function<bool()>& ready) const {
+  if (spin_)
+    for (int i = 0; i < kSpinPause; ++i) {
+      if (ready()) return true;
+      TUNESMITH_CPU_RELAX();
+    }
+  for (int i = 0; i < kSpinYield; ++i) {
+    if (ready()) return true;
+    std::this_thread::yield();
+  }
+  return ready();
+}
+
+void ThreadPool::run_chunks(uint32_t generation) {
   for (;;) {
-    const int64_t c = next_chunk_.fetch_add(1, std::memory_order_relaxed);
-    if (c >= chunks_) return;
-    const int64_t begin = c * chunk_;
+    uint64_t v = claim_.load(std::memory_order_acquire);
+    int64_t index;
+    for (;;) {
+      if (uint32_t(v >> 32) != generation) return;
+      index = int64_t(v & 0xffffffffu);
+      if (index >= chunks_.load(std::memory_order_relaxed)) return;
+      if (claim_.compare_exchange_weak(v, v + 1, std::memory_order_acq_rel, std::memory_order_acquire)) break;
+    }
+    const int64_t chunks = chunks_.load(std::memory_order_relaxed);
+    const int64_t begin = index * chunk_;
     const int64_t end = std::min(job_n_, begin + chunk_);
     try {
       (*job_)(begin, end);
@@ -44,22 +66,20 @@ void ThreadPool::run_chunks() {
       std::lock_guard<std::mutex> lock(mutex_);
       if (!error_) error_ = std::current_exception();
     }
+    if (done_chunks_.fetch_add(1) + 1 == chunks && caller_sleeping_.load()) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      done_.notify_one();
+    }
   }
 }
 
 void ThreadPool::worker_loop() {
-  int64_t seen = 0;
+  uint32_t seen = 0;
   for (;;) {
-    // Wait for a new generation: spin, then sleep.
-    bool ready = false;
-    for (int i = 0; i < kSpin; ++i) {
-      if (generation_.load(std::memory_order_acquire) != seen || stopping_.load(std::memory_order_relaxed)) {
-        ready = true;
-        break;
-      }
-      TUNESMITH_CPU_RELAX();
-    }
-    if (!ready) {
+    auto ready = [&] {
+      return generation_.load(std::memory_order_acquire) != seen || stopping_.load(std::memory_order_relaxed);
+    };
+    if (!spin_until(ready)) {
       std::unique_lock<std::mutex> lock(mutex_);
       sleeping_workers_.fetch_add(1);  // seq_cst: pairs with the caller's generation_ store
       wake_.wait(lock, [&] { return stopping_.load() || generation_.load() != seen; });
@@ -67,11 +87,7 @@ void ThreadPool::worker_loop() {
     }
     if (stopping_.load()) return;
     seen = generation_.load(std::memory_order_acquire);
-    run_chunks();
-    if (pending_.fetch_sub(1) == 1 && caller_sleeping_.load()) {
-      std::lock_guard<std::mutex> lock(mutex_);
-      done_.notify_one();
-    }
+    run_chunks(seen);
   }
 }
 
@@ -82,34 +98,29 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64
     return;
   }
   const int64_t want = std::min<int64_t>(n, int64_t(size()) * kChunksPerThread);
+  const int64_t chunk = (n + want - 1) / want;
+  const int64_t chunks = (n + chunk - 1) / chunk;
+  const uint32_t generation = generation_.load(std::memory_order_relaxed) + 1;
   job_ = &fn;
   job_n_ = n;
-  chunk_ = (n + want - 1) / want;
-  chunks_ = (n + chunk_ - 1) / chunk_;
+  chunk_ = chunk;
   error_ = nullptr;
-  next_chunk_.store(0, std::memory_order_relaxed);
-  pending_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
-  generation_.fetch_add(1);  // seq_cst: publishes the job; pairs with sleeping_workers_ below
+  done_chunks_.store(0, std::memory_order_relaxed);
+  chunks_.store(chunks, std::memory_order_relaxed);
+  claim_.store(uint64_t(generation) << 32);  // seq_cst: publishes the job fields above
+  generation_.store(generation);             // seq_cst: pairs with sleeping_workers_ below
   if (sleeping_workers_.load() > 0) {
     { std::lock_guard<std::mutex> lock(mutex_); }
     wake_.notify_all();
   }
-  run_chunks();
-  bool done = false;
-  for (int i = 0; i < kSpin; ++i) {
-    if (pending_.load(std::memory_order_acquire) == 0) {
-      done = true;
-      break;
-    }
-    TUNESMITH_CPU_RELAX();
-  }
-  if (!done) {
+  run_chunks(generation);
+  auto done = [&] { return done_chunks_.load(std::memory_order_acquire) == chunks; };
+  if (!spin_until(done)) {
     std::unique_lock<std::mutex> lock(mutex_);
-    caller_sleeping_.store(true);  // seq_cst: pairs with the workers' pending_ decrement
-    done_.wait(lock, [&] { return pending_.load() == 0; });
+    caller_sleeping_.store(true);  // seq_cst: pairs with the finishing thread's done_chunks_ add
+    done_.wait(lock, [&] { return done_chunks_.load() == chunks; });
     caller_sleeping_.store(false);
   }
-  std::atomic_thread_fence(std::memory_order_acquire);
   std::exception_ptr error;
   {
     std::lock_guard<std::mutex> lock(mutex_);
