@@ -203,13 +203,19 @@ __attribute__((target("avx2,fma"))) void pack_bt_panel_avx2(float* panel, const 
 
 // Full 6-row group from row-major A: d[p·6 + r] = src[r·lda + p], p < depth8 (a multiple of 8).
 __attribute__((target("avx2,fma"))) void pack_a_group_avx2(float* d, const float* src, int64_t lda, int64_t depth8) {
-  const __m256i mask = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, 0, 0);
   for (int64_t p = 0; p < depth8; p += 8) {
     __m256 r[8];
     for (int i = 0; i < 6; ++i) r[i] = _mm256_loadu_ps(src + i * lda + p);
     r[6] = r[7] = _mm256_setzero_ps();
     transpose8(r);
-    for (int i = 0; i < 8; ++i) _mm256_maskstore_ps(d + (p + i) * 6, mask, r[i]);
+    // 8-wide stores in ascending order: each one's 2 extra lanes land in the next slot and are
+    // overwritten by the next store. The last of the 8 is stored as 4 + 2 so nothing is written
+    // past this block (the next group may belong to another thread). (No maskstore: it is
+    // microcoded and slow on AMD.)
+    for (int i = 0; i < 7; ++i) _mm256_storeu_ps(d + (p + i) * 6, r[i]);
+    float* last = d + (p + 7) * 6;
+    _mm_storeu_ps(last, _mm256_castps256_ps128(r[7]));
+    _mm_storel_pi(reinterpret_cast<__m64*>(last + 4), _mm256_extractf128_ps(r[7], 1));
   }
 }
 #endif
