@@ -9,6 +9,7 @@
 // pair of B loads serves six rows); it is compiled for the baseline ISA and for AVX2+FMA and
 // picked at run time by CPU feature.
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <vector>
 
@@ -292,19 +293,21 @@ void pack_a_group(float* dst, const float* a, int64_t lda, bool at, int64_t m, i
 
 void gemm_columns_f32(const float* apack, int64_t mpad, const float* b, int64_t ldb, bool bt, float* c, int64_t ldc,
                       int64_t m, int64_t c0, int64_t cols, int64_t k) {
-  thread_local std::vector<float> packed;
+  // 64-byte aligned so no 16-float panel row straddles two cache lines.
+  thread_local std::vector<float> packed_buf;
   const int64_t padded = (cols + kPanel - 1) / kPanel * kPanel;
-  packed.resize(size_t(std::min(kBlockK, k) * padded));
+  packed_buf.resize(size_t(std::min(kBlockK, k) * padded + 16));
+  float* packed_ptr = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(packed_buf.data()) + 63) & ~uintptr_t(63));
   for (int64_t p0 = 0; p0 < k; p0 += kBlockK) {
     const int64_t depth = std::min(kBlockK, k - p0);
-    pack_b(packed.data(), b, ldb, bt, p0, depth, c0, cols);
+    pack_b(packed_ptr, b, ldb, bt, p0, depth, c0, cols);
 #if defined(__x86_64__) || defined(__i386__)
     if (cpu_has_avx2_fma()) {
-      block_avx2(apack + p0 * mpad, packed.data(), c + c0, ldc, m, cols, depth);
+      block_avx2(apack + p0 * mpad, packed_ptr, c + c0, ldc, m, cols, depth);
       continue;
     }
 #endif
-    block_baseline(apack + p0 * mpad, packed.data(), c + c0, ldc, m, cols, depth);
+    block_baseline(apack + p0 * mpad, packed_ptr, c + c0, ldc, m, cols, depth);
   }
 }
 #endif
