@@ -74,9 +74,11 @@ constexpr int64_t kMr = 6;  // rows per register block (and per packed A group)
 // B panel [depth][16]. R < 6 for the last group when m is not a multiple of 6.
 template <int R>
 __attribute__((always_inline)) inline void kernel_rows(const float* a, const float* packed, float* c, int64_t ldc,
-                                                       int64_t cols, int64_t depth) {
+                                                       int64_t cols, int64_t depth, bool load_c) {
   vec8 acc[R][2];
-  if (cols == kPanel) {
+  if (!load_c) {
+    for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = vec8{0, 0, 0, 0, 0, 0, 0, 0};
+  } else if (cols == kPanel) {
     for (int r = 0; r < R; ++r) {
       __builtin_memcpy(&acc[r][0], c + r * ldc, 32);
       __builtin_memcpy(&acc[r][1], c + r * ldc + 8, 32);
@@ -118,9 +120,10 @@ __attribute__((always_inline)) inline void kernel_rows(const float* a, const flo
 // Groups of 16 (96 rows) so the packed A block (96 x depth) stays in L2 while the panels sweep it.
 constexpr int64_t kGroupBlock = 16;
 
-// C[m, cols] += A-block · B-block, A packed as groups [depth][6], B as panels [depth][16].
+// C[m, cols] (+)= A-block · B-block, A packed as groups [depth][6], B as panels [depth][16]; C is
+// overwritten rather than read when !load_c (first k-block of a non-accumulating gemm).
 __attribute__((always_inline)) inline void block_body(const float* apack, const float* bpack, float* c, int64_t ldc,
-                                                      int64_t m, int64_t cols, int64_t depth) {
+                                                      int64_t m, int64_t cols, int64_t depth, bool load_c) {
   const int64_t groups = (m + kMr - 1) / kMr;
   for (int64_t g0 = 0; g0 < groups; g0 += kGroupBlock) {
     const int64_t g1 = std::min(groups, g0 + kGroupBlock);
@@ -132,33 +135,33 @@ __attribute__((always_inline)) inline void block_body(const float* apack, const 
         float* cg = c + g * kMr * ldc + j;
         const int64_t rows = std::min(kMr, m - g * kMr);
         if (rows == kMr) {
-          kernel_rows<6>(a, panel, cg, ldc, width, depth);
+          kernel_rows<6>(a, panel, cg, ldc, width, depth, load_c);
           continue;
         }
         int64_t r = 0;
         if (rows - r >= 4) {
-          kernel_rows<4>(a + r, panel, cg + r * ldc, ldc, width, depth);
+          kernel_rows<4>(a + r, panel, cg + r * ldc, ldc, width, depth, load_c);
           r += 4;
         }
         if (rows - r >= 2) {
-          kernel_rows<2>(a + r, panel, cg + r * ldc, ldc, width, depth);
+          kernel_rows<2>(a + r, panel, cg + r * ldc, ldc, width, depth, load_c);
           r += 2;
         }
-        if (rows - r >= 1) kernel_rows<1>(a + r, panel, cg + r * ldc, ldc, width, depth);
+        if (rows - r >= 1) kernel_rows<1>(a + r, panel, cg + r * ldc, ldc, width, depth, load_c);
       }
     }
   }
 }
 
 void block_baseline(const float* apack, const float* bpack, float* c, int64_t ldc, int64_t m, int64_t cols,
-                    int64_t depth) {
-  block_body(apack, bpack, c, ldc, m, cols, depth);
+                    int64_t depth, bool load_c) {
+  block_body(apack, bpack, c, ldc, m, cols, depth, load_c);
 }
 
 #if defined(__x86_64__) || defined(__i386__)
 __attribute__((target("avx2,fma"))) void block_avx2(const float* apack, const float* bpack, float* c, int64_t ldc,
-                                                   int64_t m, int64_t cols, int64_t depth) {
-  block_body(apack, bpack, c, ldc, m, cols, depth);
+                                                   int64_t m, int64_t cols, int64_t depth, bool load_c) {
+  block_body(apack, bpack, c, ldc, m, cols, depth, load_c);
 }
 
 bool cpu_has_avx2_fma() {
@@ -292,7 +295,7 @@ void pack_a_group(float* dst, const float* a, int64_t lda, bool at, int64_t m, i
 }
 
 void gemm_columns_f32(const float* apack, int64_t mpad, const float* b, int64_t ldb, bool bt, float* c, int64_t ldc,
-                      int64_t m, int64_t c0, int64_t cols, int64_t k) {
+                      int64_t m, int64_t c0, int64_t cols, int64_t k, bool accumulate) {
   // 64-byte aligned so no 16-float panel row straddles two cache lines.
   thread_local std::vector<float> packed_buf;
   const int64_t padded = (cols + kPanel - 1) / kPanel * kPanel;
@@ -303,11 +306,11 @@ void gemm_columns_f32(const float* apack, int64_t mpad, const float* b, int64_t 
     pack_b(packed_ptr, b, ldb, bt, p0, depth, c0, cols);
 #if defined(__x86_64__) || defined(__i386__)
     if (cpu_has_avx2_fma()) {
-      block_avx2(apack + p0 * mpad, packed_ptr, c + c0, ldc, m, cols, depth);
+      block_avx2(apack + p0 * mpad, packed_ptr, c + c0, ldc, m, cols, depth, accumulate || p0 > 0);
       continue;
     }
 #endif
-    block_baseline(apack + p0 * mpad, packed_ptr, c + c0, ldc, m, cols, depth);
+    block_baseline(apack + p0 * mpad, packed_ptr, c + c0, ldc, m, cols, depth, accumulate || p0 > 0);
   }
 }
 #endif
@@ -360,9 +363,10 @@ void gemm_impl<float>(ThreadPool* pool, const float* a, int64_t lda, bool at, co
     for (int64_t t = begin; t < end; ++t) {
       const int64_t c0 = t * tile_cols;
       const int64_t cols = std::min(tile_cols, n - c0);
-      if (!accumulate)
+      if (k > 0)
+        gemm_columns_f32(apack, mpad, b, ldb, bt, c, ldc, m, c0, cols, k, accumulate);
+      else if (!accumulate)
         for (int64_t i = 0; i < m; ++i) std::fill(c + i * ldc + c0, c + i * ldc + c0 + cols, 0.0f);
-      if (k > 0) gemm_columns_f32(apack, mpad, b, ldb, bt, c, ldc, m, c0, cols, k);
     }
   };
   if (pool)
