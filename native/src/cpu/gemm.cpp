@@ -28,12 +28,13 @@ constexpr int64_t kTileCols = 256;
 constexpr int64_t kBlockK = 256;
 constexpr int64_t kPanel = 16;
 
-// Columns per task: kTileCols, halved (down to 64) until there are ~4 tasks per thread, so the
-// pool's dynamic chunks can even out a thread the OS delays.
+// Columns per task: kTileCols on one thread; 64 with a pool, so the ~n/64 tasks split evenly
+// (n = 1408 in 128-column tiles gives 11 tasks, 6 + 5 on two threads) and the pool's dynamic
+// chunks can even out a thread the OS delays. Narrow tiles cost little: every 16-column panel
+// sweeps the A block once whatever the tile width, and B is packed once either way.
 int64_t tile_cols_for(int64_t n, int threads) {
-  int64_t cols = kTileCols;
-  while (cols > 64 && (n + cols - 1) / cols < 4 * int64_t(threads)) cols /= 2;
-  return cols;
+  (void)n;
+  return threads > 1 ? 64 : kTileCols;
 }
 
 // Generic (double, and compilers without vector extensions): C tile += A·B with the same

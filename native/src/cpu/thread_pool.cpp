@@ -16,6 +16,7 @@ namespace {
 constexpr int kSpinPause = 2000;  // pause instructions (~10-150 cycles each depending on the core)
 constexpr int kSpinYield = 16;    // then sched yields, so a descheduled thread of ours can run
 constexpr int64_t kChunksPerThread = 4;
+constexpr int64_t kOneIndexPerChunk = 64;
 }  // namespace
 
 ThreadPool::ThreadPool(int threads) {
@@ -97,7 +98,9 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64
     fn(0, n);
     return;
   }
-  const int64_t want = std::min<int64_t>(n, int64_t(size()) * kChunksPerThread);
+  // Small n (gemm tiles, attention heads): one index per chunk, so uneven splits like 3+3+2 of
+  // 8 chunks never arise. Large n (rows, elements): up to kChunksPerThread chunks per thread.
+  const int64_t want = n <= kOneIndexPerChunk ? n : std::min<int64_t>(n, int64_t(size()) * kChunksPerThread);
   const int64_t chunk = (n + want - 1) / want;
   const int64_t chunks = (n + chunk - 1) / chunk;
   const uint32_t generation = generation_.load(std::memory_order_relaxed) + 1;
