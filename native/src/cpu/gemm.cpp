@@ -19,6 +19,7 @@
 #endif
 
 #include "cpu/ops.h"
+#include "cpu/simd.h"
 
 namespace tunesmith {
 namespace cpu {
@@ -67,8 +68,6 @@ void gemm_columns(const T* a, int64_t lda, bool at, const T* b, int64_t ldb, boo
 }
 
 #if defined(__GNUC__)
-typedef float vec8 __attribute__((vector_size(32)));
-
 constexpr int64_t kMr = 6;  // rows per register block (and per packed A group)
 
 // C[R rows, 16] += A[R, depth] · P. A is a packed group, element (r, p) at a[p·6 + r]; P a packed
@@ -165,10 +164,6 @@ __attribute__((target("avx2,fma"))) void block_avx2(const float* apack, const fl
   block_body(apack, bpack, c, ldc, m, cols, depth, load_c);
 }
 
-bool cpu_has_avx2_fma() {
-  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return has;
-}
 #endif
 
 #if defined(TUNESMITH_GEMM_X86)

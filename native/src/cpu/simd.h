@@ -5,6 +5,7 @@
 #pragma GCC diagnostic ignored "-Wpsabi"  // vec8 by value only in always_inline helpers
 #endif
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 
 namespace tunesmith {
@@ -15,9 +16,11 @@ namespace cpu {
 typedef float vec8 __attribute__((vector_size(32)));
 typedef int32_t ivec8 __attribute__((vector_size(32)));
 
+// TUNESMITH_CPU_BASELINE=1 forces the baseline kernels (to test them on an AVX2 machine).
 inline bool cpu_has_avx2_fma() {
 #if defined(__x86_64__) || defined(__i386__)
-  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                          std::getenv("TUNESMITH_CPU_BASELINE") == nullptr;
   return has;
 #else
   return false;
