@@ -117,11 +117,56 @@ __attribute__((always_inline)) inline void kernel_rows(const float* a, const flo
   }
 }
 
+// Baseline-ISA version (x86-64 without AVX2 has 16 SSE registers): the 16-column panel in two
+// 8-column halves, each a 6x8 block in twelve 4-wide accumulators. Same per-element order.
+typedef float vec4 __attribute__((vector_size(16)));
+template <int R>
+__attribute__((always_inline)) inline void kernel_rows_narrow(const float* a, const float* packed, float* c,
+                                                              int64_t ldc, int64_t cols, int64_t depth, bool load_c) {
+  for (int64_t off = 0; off < cols; off += 8) {
+    const int64_t w = std::min<int64_t>(8, cols - off);
+    vec4 acc[R][2];
+    for (int r = 0; r < R; ++r) {
+      float tmp[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+      if (load_c)
+        for (int64_t j = 0; j < w; ++j) tmp[j] = c[r * ldc + off + j];
+      __builtin_memcpy(&acc[r][0], tmp, 16);
+      __builtin_memcpy(&acc[r][1], tmp + 4, 16);
+    }
+    for (int64_t p = 0; p < depth; ++p) {
+      vec4 b0, b1;
+      __builtin_memcpy(&b0, packed + p * kPanel + off, 16);
+      __builtin_memcpy(&b1, packed + p * kPanel + off + 4, 16);
+      for (int r = 0; r < R; ++r) {
+        const float a_rp = a[p * kMr + r];
+        acc[r][0] += a_rp * b0;
+        acc[r][1] += a_rp * b1;
+      }
+    }
+    for (int r = 0; r < R; ++r) {
+      float tmp[8];
+      __builtin_memcpy(tmp, &acc[r][0], 16);
+      __builtin_memcpy(tmp + 4, &acc[r][1], 16);
+      for (int64_t j = 0; j < w; ++j) c[r * ldc + off + j] = tmp[j];
+    }
+  }
+}
+
+template <bool kWide, int R>
+__attribute__((always_inline)) inline void kernel(const float* a, const float* packed, float* c, int64_t ldc,
+                                                  int64_t cols, int64_t depth, bool load_c) {
+  if constexpr (kWide)
+    kernel_rows<R>(a, packed, c, ldc, cols, depth, load_c);
+  else
+    kernel_rows_narrow<R>(a, packed, c, ldc, cols, depth, load_c);
+}
+
 // Groups of 16 (96 rows) so the packed A block (96 x depth) stays in L2 while the panels sweep it.
 constexpr int64_t kGroupBlock = 16;
 
 // C[m, cols] (+)= A-block · B-block, A packed as groups [depth][6], B as panels [depth][16]; C is
 // overwritten rather than read when !load_c (first k-block of a non-accumulating gemm).
+template <bool kWide>
 __attribute__((always_inline)) inline void block_body(const float* apack, const float* bpack, float* c, int64_t ldc,
                                                       int64_t m, int64_t cols, int64_t depth, bool load_c) {
   const int64_t groups = (m + kMr - 1) / kMr;
@@ -135,19 +180,19 @@ __attribute__((always_inline)) inline void block_body(const float* apack, const 
         float* cg = c + g * kMr * ldc + j;
         const int64_t rows = std::min(kMr, m - g * kMr);
         if (rows == kMr) {
-          kernel_rows<6>(a, panel, cg, ldc, width, depth, load_c);
+          kernel<kWide, 6>(a, panel, cg, ldc, width, depth, load_c);
           continue;
         }
         int64_t r = 0;
         if (rows - r >= 4) {
-          kernel_rows<4>(a + r, panel, cg + r * ldc, ldc, width, depth, load_c);
+          kernel<kWide, 4>(a + r, panel, cg + r * ldc, ldc, width, depth, load_c);
           r += 4;
         }
         if (rows - r >= 2) {
-          kernel_rows<2>(a + r, panel, cg + r * ldc, ldc, width, depth, load_c);
+          kernel<kWide, 2>(a + r, panel, cg + r * ldc, ldc, width, depth, load_c);
           r += 2;
         }
-        if (rows - r >= 1) kernel_rows<1>(a + r, panel, cg + r * ldc, ldc, width, depth, load_c);
+        if (rows - r >= 1) kernel<kWide, 1>(a + r, panel, cg + r * ldc, ldc, width, depth, load_c);
       }
     }
   }
@@ -155,13 +200,13 @@ __attribute__((always_inline)) inline void block_body(const float* apack, const 
 
 void block_baseline(const float* apack, const float* bpack, float* c, int64_t ldc, int64_t m, int64_t cols,
                     int64_t depth, bool load_c) {
-  block_body(apack, bpack, c, ldc, m, cols, depth, load_c);
+  block_body<false>(apack, bpack, c, ldc, m, cols, depth, load_c);
 }
 
 #if defined(__x86_64__) || defined(__i386__)
 __attribute__((target("avx2,fma"))) void block_avx2(const float* apack, const float* bpack, float* c, int64_t ldc,
                                                    int64_t m, int64_t cols, int64_t depth, bool load_c) {
-  block_body(apack, bpack, c, ldc, m, cols, depth, load_c);
+  block_body<true>(apack, bpack, c, ldc, m, cols, depth, load_c);
 }
 
 #endif
