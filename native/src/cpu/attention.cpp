@@ -86,6 +86,42 @@ void softmax_row<float>(float* p, int64_t len, float scale) {
 }
 #endif
 
+// d[0, len) ← p ⊙ (d − Σ p ⊙ d) · scale (softmax backward of one row, in place).
+template <typename T>
+void softmax_grad_row(T* d, const T* p, int64_t len, T scale) {
+  T p_dot_dp = T(0);
+  for (int64_t j = 0; j < len; ++j) p_dot_dp += p[j] * d[j];
+  for (int64_t j = 0; j < len; ++j) d[j] = p[j] * (d[j] - p_dot_dp) * scale;
+}
+
+#if defined(TUNESMITH_SIMD)
+__attribute__((always_inline)) inline void softmax_grad_row_body(float* d, const float* p, int64_t len, float scale) {
+  const int64_t vec_end = len / 8 * 8;
+  vec8 acc = vsplat(0.0f);
+  for (int64_t j = 0; j < vec_end; j += 8) acc += vload(p + j) * vload(d + j);
+  float p_dot_dp = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+  for (int64_t j = vec_end; j < len; ++j) p_dot_dp += p[j] * d[j];
+  const vec8 m = vsplat(p_dot_dp), sv = vsplat(scale);
+  for (int64_t j = 0; j < vec_end; j += 8) vstore(d + j, vload(p + j) * (vload(d + j) - m) * sv);
+  for (int64_t j = vec_end; j < len; ++j) d[j] = p[j] * (d[j] - p_dot_dp) * scale;
+}
+void softmax_grad_row_baseline(float* d, const float* p, int64_t len, float scale) {
+  softmax_grad_row_body(d, p, len, scale);
+}
+#if defined(__x86_64__) || defined(__i386__)
+__attribute__((target("avx2,fma"))) void softmax_grad_row_avx2(float* d, const float* p, int64_t len, float scale) {
+  softmax_grad_row_body(d, p, len, scale);
+}
+#endif
+template <>
+void softmax_grad_row<float>(float* d, const float* p, int64_t len, float scale) {
+#if defined(__x86_64__) || defined(__i386__)
+  if (cpu_has_avx2_fma()) return softmax_grad_row_avx2(d, p, len, scale);
+#endif
+  softmax_grad_row_baseline(d, p, len, scale);
+}
+#endif
+
 // Rows of queries per block: the causal mask means block [r0, r1) only needs keys [0, r1).
 constexpr int64_t kRowBlock = 64;
 
@@ -93,13 +129,6 @@ template <typename T>
 T* scratch(std::vector<T>& v, size_t n) {
   if (v.size() < n) v.resize(n);
   return v.data();
-}
-
-// out[cols, rows] = in[rows, cols]ᵀ with a row stride for `in`.
-template <typename T>
-void transpose_strided(T* out, const T* in, int64_t ld_in, int64_t rows, int64_t cols) {
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c) out[c * rows + r] = in[r * ld_in + c];
 }
 
 }  // namespace
@@ -142,9 +171,9 @@ void attention_forward(ThreadPool& pool, T* out, T* probs, const T* q, const T* 
 
 // Per (batch, kv head), the query heads of the group in order, each in row blocks:
 //   dP = dO·Vᵀ, dS = P ⊙ (dP − rowsum(P ⊙ dP)) / √d   (in place, zeros outside the visible keys)
-//   dQ = dS·K,  dKᵀ += Qᵀ·dS,  dVᵀ += dOᵀ·P
-// the last two per key block [c0, c1) over the queries that see it (i ≥ c0), into transposed
-// [hd, seq] accumulators written back to dK, dV at the end.
+//   dQ = dS·K,  dK += dSᵀ·Q,  dV += Pᵀ·dO
+// the last two per key block [c0, c1) over the queries that see it (i ≥ c0), the gemm reading
+// dSᵀ and Pᵀ in place as transposed A operands.
 template <typename T>
 void attention_backward(ThreadPool& pool, T* dq, T* dk, T* dv, const T* dout, const T* probs, const T* q, const T* k,
                         const T* v, const AttentionShape& s) {
@@ -152,18 +181,18 @@ void attention_backward(ThreadPool& pool, T* dq, T* dk, T* dv, const T* dout, co
   const int64_t q_stride = s.heads * hd, kv_stride = s.kv_heads * hd;
   const T scale = T(1.0 / std::sqrt(double(hd)));
   pool.parallel_for(s.batch * s.kv_heads, [&](int64_t begin, int64_t end) {
-    thread_local std::vector<T> ds_buf, qt_buf, dot_buf, dkt_buf, dvt_buf;
+    thread_local std::vector<T> ds_buf;
     T* ds = scratch(ds_buf, size_t(seq * seq));
-    T* qt = scratch(qt_buf, size_t(hd * seq));
-    T* dot = scratch(dot_buf, size_t(hd * seq));
-    T* dkt = scratch(dkt_buf, size_t(hd * seq));
-    T* dvt = scratch(dvt_buf, size_t(hd * seq));
     for (int64_t task = begin; task < end; ++task) {
       const int64_t b = task / s.kv_heads, kvh = task % s.kv_heads;
       const T* kb = k + b * seq * kv_stride + kvh * hd;
       const T* vb = v + b * seq * kv_stride + kvh * hd;
-      std::fill(dkt, dkt + hd * seq, T(0));
-      std::fill(dvt, dvt + hd * seq, T(0));
+      T* dkb = dk + b * seq * kv_stride + kvh * hd;
+      T* dvb = dv + b * seq * kv_stride + kvh * hd;
+      for (int64_t j = 0; j < seq; ++j) {
+        std::fill(dkb + j * kv_stride, dkb + j * kv_stride + hd, T(0));
+        std::fill(dvb + j * kv_stride, dvb + j * kv_stride + hd, T(0));
+      }
       for (int64_t h = kvh * group; h < (kvh + 1) * group; ++h) {
         const T* qh = q + b * seq * q_stride + h * hd;
         const T* doh = dout + b * seq * q_stride + h * hd;
@@ -177,30 +206,23 @@ void attention_backward(ThreadPool& pool, T* dq, T* dk, T* dv, const T* dout, co
             const T* p = ph + i * seq;
             T* d = ds + i * seq;
             const int64_t j0 = first_visible_key(i, s.sliding_window);
-            T p_dot_dp = T(0);
-            for (int64_t j = j0; j <= i; ++j) p_dot_dp += p[j] * d[j];
+            softmax_grad_row(d + j0, p + j0, i - j0 + 1, scale);
             for (int64_t j = 0; j < j0; ++j) d[j] = T(0);
-            for (int64_t j = j0; j <= i; ++j) d[j] = p[j] * (d[j] - p_dot_dp) * scale;
             for (int64_t j = i + 1; j < r1; ++j) d[j] = T(0);
           }
           gemm_ex<T>(nullptr, ds + r0 * seq, seq, false, kb, kv_stride, false, dqh + r0 * q_stride, q_stride, r1 - r0, hd, r1,
                      false);
         }
-        transpose_strided(qt, qh, q_stride, seq, hd);
-        transpose_strided(dot, doh, q_stride, seq, hd);
+        // dK[j] += Σ_{i ≥ j} dS[i, j] Q[i],  dV[j] += Σ_{i ≥ j} P[i, j] dO[i]: per key block, A = dSᵀ / Pᵀ
+        // read transposed straight from the [seq, seq] buffers.
         for (int64_t c0 = 0; c0 < seq; c0 += kRowBlock) {
           const int64_t c1 = std::min(seq, c0 + kRowBlock);
-          gemm_ex<T>(nullptr, qt + c0, seq, false, ds + c0 * seq + c0, seq, false, dkt + c0, seq, hd, c1 - c0, seq - c0,
-                     true);
-          gemm_ex<T>(nullptr, dot + c0, seq, false, ph + c0 * seq + c0, seq, false, dvt + c0, seq, hd, c1 - c0, seq - c0,
-                     true);
+          gemm_ex<T>(nullptr, ds + c0 * seq + c0, seq, true, qh + c0 * q_stride, q_stride, false, dkb + c0 * kv_stride,
+                     kv_stride, c1 - c0, hd, seq - c0, true);
+          gemm_ex<T>(nullptr, ph + c0 * seq + c0, seq, true, doh + c0 * q_stride, q_stride, false, dvb + c0 * kv_stride,
+                     kv_stride, c1 - c0, hd, seq - c0, true);
         }
       }
-      for (int64_t j = 0; j < seq; ++j)
-        for (int64_t d = 0; d < hd; ++d) {
-          dk[(b * seq + j) * kv_stride + kvh * hd + d] = dkt[d * seq + j];
-          dv[(b * seq + j) * kv_stride + kvh * hd + d] = dvt[d * seq + j];
-        }
     }
   });
 }
