@@ -1,6 +1,7 @@
 // Every CPU op's backward against central finite differences in float64 on tiny random shapes,
 // plus the fp32 matmul kernel against a naive float64 product on awkward shapes.
 #include <array>
+#include <atomic>
 #include <functional>
 #include <vector>
 
@@ -166,6 +167,23 @@ int main() {
     std::vector<double> dlogits(n * vocab);
     be.cross_entropy_backward(dlogits.data(), logits.data(), targets.data(), n, vocab, 1.0 / 3.0);
     check_gradient("cross-entropy dlogits (masked row)", logits, dlogits, loss);
+  }
+
+  {  // thread pool: every index runs exactly once, back-to-back jobs of varied size, 2-5 threads
+    bool ok = true;
+    for (int threads : {2, 3, 5}) {
+      ThreadPool pool(threads);
+      std::vector<std::atomic<int>> hits(4096);
+      for (int job = 0; job < 3000 && ok; ++job) {
+        const int64_t n = 1 + int64_t(rng.next_u64() % (job % 3 == 0 ? 4000 : 70));
+        for (int64_t i = 0; i < n; ++i) hits[size_t(i)].store(0);
+        pool.parallel_for(n, [&](int64_t begin, int64_t end) {
+          for (int64_t i = begin; i < end; ++i) hits[size_t(i)].fetch_add(1);
+        });
+        for (int64_t i = 0; i < n; ++i) ok = ok && hits[size_t(i)].load() == 1;
+      }
+    }
+    check(ok, "thread pool runs every index exactly once", "");
   }
 
   {  // fp32 gemm kernel against a float64 naive product, awkward shapes, accumulate on and off

@@ -335,8 +335,9 @@ void pack_a_group(float* dst, const float* a, int64_t lda, bool at, int64_t m, i
   }
 }
 
-void gemm_columns_f32(const float* apack, int64_t mpad, const float* b, int64_t ldb, bool bt, float* c, int64_t ldc,
-                      int64_t m, int64_t c0, int64_t cols, int64_t k, bool accumulate) {
+// Rows [6·g0, 6·g0 + rows) × columns [c0, c0 + cols) of C, all of k.
+void gemm_columns_f32(const float* apack, int64_t mpad, int64_t g0, int64_t rows, const float* b, int64_t ldb, bool bt,
+                      float* c, int64_t ldc, int64_t c0, int64_t cols, int64_t k, bool accumulate) {
   // 64-byte aligned so no 16-float panel row straddles two cache lines.
   thread_local std::vector<float> packed_buf;
   const int64_t padded = (cols + kPanel - 1) / kPanel * kPanel;
@@ -347,11 +348,13 @@ void gemm_columns_f32(const float* apack, int64_t mpad, const float* b, int64_t 
     pack_b(packed_ptr, b, ldb, bt, p0, depth, c0, cols);
 #if defined(__x86_64__) || defined(__i386__)
     if (cpu_has_avx2_fma()) {
-      block_avx2(apack + p0 * mpad, packed_ptr, c + c0, ldc, m, cols, depth, accumulate || p0 > 0);
+      block_avx2(apack + p0 * mpad + g0 * depth * kMr, packed_ptr, c + g0 * kMr * ldc + c0, ldc, rows, cols, depth,
+                 accumulate || p0 > 0);
       continue;
     }
 #endif
-    block_baseline(apack + p0 * mpad, packed_ptr, c + c0, ldc, m, cols, depth, accumulate || p0 > 0);
+    block_baseline(apack + p0 * mpad + g0 * depth * kMr, packed_ptr, c + g0 * kMr * ldc + c0, ldc, rows, cols, depth,
+                   accumulate || p0 > 0);
   }
 }
 #endif
@@ -398,16 +401,26 @@ void gemm_impl<float>(ThreadPool* pool, const float* a, int64_t lda, bool at, co
     else
       pack(0, groups);
   }
-  const int64_t tile_cols = tile_cols_for(n, pool ? pool->size() : 1);
-  const int64_t tiles = (n + tile_cols - 1) / tile_cols;
+  const int threads = pool ? pool->size() : 1;
+  const int64_t tile_cols = tile_cols_for(n, threads);
+  const int64_t col_tiles = (n + tile_cols - 1) / tile_cols;
+  // Few column tiles for many threads (n = 256 on 8 cores): also split the rows, in chunks of
+  // whole 6-row groups, each chunk at least 8 groups.
+  int64_t row_chunks = 1;
+  while (col_tiles * row_chunks < 2 * int64_t(threads) && groups / (row_chunks * 2) >= 8) row_chunks *= 2;
+  const int64_t groups_per_chunk = (groups + row_chunks - 1) / row_chunks;
+  const int64_t tiles = col_tiles * row_chunks;
   auto run = [&](int64_t begin, int64_t end) {
     for (int64_t t = begin; t < end; ++t) {
-      const int64_t c0 = t * tile_cols;
+      const int64_t c0 = (t % col_tiles) * tile_cols;
       const int64_t cols = std::min(tile_cols, n - c0);
+      const int64_t g0 = (t / col_tiles) * groups_per_chunk;
+      const int64_t rows = std::min(m, (g0 + groups_per_chunk) * kMr) - g0 * kMr;
+      if (rows <= 0) continue;
       if (k > 0)
-        gemm_columns_f32(apack, mpad, b, ldb, bt, c, ldc, m, c0, cols, k, accumulate);
+        gemm_columns_f32(apack, mpad, g0, rows, b, ldb, bt, c, ldc, c0, cols, k, accumulate);
       else if (!accumulate)
-        for (int64_t i = 0; i < m; ++i) std::fill(c + i * ldc + c0, c + i * ldc + c0 + cols, 0.0f);
+        for (int64_t i = g0 * kMr; i < g0 * kMr + rows; ++i) std::fill(c + i * ldc + c0, c + i * ldc + c0 + cols, 0.0f);
     }
   };
   if (pool)

@@ -50,15 +50,17 @@ bool ThreadPool::spin_until(const std::function<bool()>& ready) const {
 
 void ThreadPool::run_chunks(uint32_t generation) {
   for (;;) {
+    // claim_ = generation (32 bits) | chunk count (16) | next chunk (16), all in one word, so a
+    // thread still looking at an older generation can neither claim nor misread the bound.
     uint64_t v = claim_.load(std::memory_order_acquire);
-    int64_t index;
+    int64_t index, chunks;
     for (;;) {
       if (uint32_t(v >> 32) != generation) return;
-      index = int64_t(v & 0xffffffffu);
-      if (index >= chunks_.load(std::memory_order_relaxed)) return;
+      index = int64_t(v & 0xffffu);
+      chunks = int64_t((v >> 16) & 0xffffu);
+      if (index >= chunks) return;
       if (claim_.compare_exchange_weak(v, v + 1, std::memory_order_acq_rel, std::memory_order_acquire)) break;
     }
-    const int64_t chunks = chunks_.load(std::memory_order_relaxed);
     const int64_t begin = index * chunk_;
     const int64_t end = std::min(job_n_, begin + chunk_);
     try {
@@ -100,7 +102,8 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64
   }
   // Small n (gemm tiles, attention heads): one index per chunk, so uneven splits like 3+3+2 of
   // 8 chunks never arise. Large n (rows, elements): up to kChunksPerThread chunks per thread.
-  const int64_t want = n <= kOneIndexPerChunk ? n : std::min<int64_t>(n, int64_t(size()) * kChunksPerThread);
+  const int64_t want = std::min<int64_t>(
+      0xffff, n <= kOneIndexPerChunk ? n : std::min<int64_t>(n, int64_t(size()) * kChunksPerThread));
   const int64_t chunk = (n + want - 1) / want;
   const int64_t chunks = (n + chunk - 1) / chunk;
   const uint32_t generation = generation_.load(std::memory_order_relaxed) + 1;
@@ -109,8 +112,8 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64
   chunk_ = chunk;
   error_ = nullptr;
   done_chunks_.store(0, std::memory_order_relaxed);
-  chunks_.store(chunks, std::memory_order_relaxed);
-  claim_.store(uint64_t(generation) << 32);  // seq_cst: publishes the job fields above
+  claim_.store((uint64_t(generation) << 32) | (uint64_t(chunks) << 16));  // seq_cst: publishes the job fields
+
   generation_.store(generation);             // seq_cst: pairs with sleeping_workers_ below
   if (sleeping_workers_.load() > 0) {
     { std::lock_guard<std::mutex> lock(mutex_); }

@@ -54,8 +54,7 @@ class ThreadPool {
   const std::function<void(int64_t, int64_t)>* job_ = nullptr;
   int64_t job_n_ = 0;
   int64_t chunk_ = 1;
-  std::atomic<int64_t> chunks_{0};
-  std::atomic<uint64_t> claim_{0};  // (generation << 32) | next chunk to hand out
+  std::atomic<uint64_t> claim_{0};  // (generation << 32) | (chunk count << 16) | next chunk
   std::atomic<int64_t> done_chunks_{0};
   std::atomic<uint32_t> generation_{0};
   std::atomic<int> sleeping_workers_{0};  // workers blocked (or about to block) on wake_
