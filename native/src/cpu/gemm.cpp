@@ -1,13 +1,16 @@
-// Matrix multiply C (+)= A·B or A·Bᵀ, the op that dominates training time.
+// Matrix multiply C (+)= op(A)·op(B) (either operand may be stored transposed), the op that
+// dominates training time.
 //
-// Work is split over column tiles of C (each task owns whole columns, so a C element is only
-// ever touched by one thread and its sum runs over k in ascending order: the result does not
-// depend on the thread count). Within a tile, k runs in blocks of kBlockK: the B block
-// (kBlockK x tile columns) is packed once into 16-wide panels laid out [depth][16] (from either
-// layout of B, so A·Bᵀ needs no separate transpose) and then swept by every row of A. The float
-// micro-kernel keeps a 6x16 block of C in twelve 8-wide vector registers across the k loop (one
-// pair of B loads serves six rows); it is compiled for the baseline ISA and for AVX2+FMA and
-// picked at run time by CPU feature.
+// float path: A is packed once per call (in parallel) into 6-row groups [depth][6] per k-block of
+// kBlockK, from either layout. Tasks own a column tile of C (64 columns with a pool; rows are
+// split too when there are few column tiles for many threads), so a C element is only ever
+// touched by one thread and its sum runs over k in ascending order: results do not depend on the
+// thread count. Per k-block a task packs its B columns into 16-wide panels [depth][16] (from
+// either layout: x·Wᵀ needs no transposed copy of W) and sweeps them with the packed A groups.
+// The micro-kernel keeps a 6x16 block of C in twelve 8-wide registers across the k loop (one pair
+// of B loads serves six rows); it is compiled for AVX2+FMA, picked at run time by CPU feature
+// (simd.h), with a 6x8 SSE variant for the baseline ISA. double (gradient tests) takes a plain
+// loop with the same per-element order.
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
