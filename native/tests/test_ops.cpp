@@ -1,6 +1,7 @@
 // Every CPU op's backward against central finite differences in float64 on tiny random shapes,
 // plus the fp32 matmul kernel against a naive float64 product on awkward shapes.
 #include <array>
+#include <atomic>
 #include <functional>
 #include <vector>
 
@@ -168,6 +169,23 @@ int main() {
     check_gradient("cross-entropy dlogits (masked row)", logits, dlogits, loss);
   }
 
+  {  // thread pool: every index runs exactly once, back-to-back jobs of varied size, 2-5 threads
+    bool ok = true;
+    for (int threads : {2, 3, 5}) {
+      ThreadPool pool(threads);
+      std::vector<std::atomic<int>> hits(4096);
+      for (int job = 0; job < 3000 && ok; ++job) {
+        const int64_t n = 1 + int64_t(rng.next_u64() % (job % 3 == 0 ? 4000 : 70));
+        for (int64_t i = 0; i < n; ++i) hits[size_t(i)].store(0);
+        pool.parallel_for(n, [&](int64_t begin, int64_t end) {
+          for (int64_t i = begin; i < end; ++i) hits[size_t(i)].fetch_add(1);
+        });
+        for (int64_t i = 0; i < n; ++i) ok = ok && hits[size_t(i)].load() == 1;
+      }
+    }
+    check(ok, "thread pool runs every index exactly once", "");
+  }
+
   {  // fp32 gemm kernel against a float64 naive product, awkward shapes, accumulate on and off
     CpuBackend<float> fb(2);
     bool all_ok = true;
@@ -194,6 +212,36 @@ int main() {
       }
     }
     check(all_ok, "fp32 gemm kernel vs float64 product", "worst rel err " + fmt(worst));
+    // op(A)·op(B) with A stored [k, m] and/or B stored [n, k], on the pool and on the calling thread.
+    all_ok = true;
+    worst = 0;
+    for (auto shape : std::vector<std::array<int64_t, 3>>{{1, 1, 1}, {7, 17, 5}, {70, 300, 33}, {131, 37, 520}, {5, 513, 2}}) {
+      const int64_t m = shape[0], k = shape[1], n = shape[2];
+      std::vector<float> a(m * k), b(n * k), c(m * n);
+      for (float& v : a) v = float(rng.normal());
+      for (float& v : b) v = float(rng.normal());
+      for (float& v : c) v = float(rng.normal());
+      for (int layout = 1; layout < 4; ++layout)
+        for (bool accumulate : {false, true})
+        for (bool pooled : {false, true}) {
+          const bool at = layout & 2, bt = layout & 1;
+          std::vector<float> got = c;
+          cpu::gemm_ex(pooled ? &fb.pool() : nullptr, a.data(), at ? m : k, at, b.data(), bt ? k : n, bt, got.data(), n,
+                       m, n, k, accumulate);
+          std::vector<double> want(m * n);
+          for (int64_t i = 0; i < m; ++i)
+            for (int64_t j = 0; j < n; ++j) {
+              double s = accumulate ? c[i * n + j] : 0.0;
+              for (int64_t p = 0; p < k; ++p)
+                s += double(at ? a[p * m + i] : a[i * k + p]) * (bt ? b[j * k + p] : b[p * n + j]);
+              want[i * n + j] = s;
+            }
+          const double err = relative_error(got.data(), want.data(), got.size());
+          worst = std::max(worst, err);
+          all_ok = all_ok && err < 1e-6;
+        }
+    }
+    check(all_ok, "fp32 gemm Aᵀ·B, A·Bᵀ, Aᵀ·Bᵀ vs float64 product", "worst rel err " + fmt(worst));
     // And the linear-layer forms on float, including the decode (n <= 2) path.
     for (int64_t n : {int64_t(1), int64_t(9)}) {
       const int64_t in = 19, out = 23;

@@ -46,10 +46,7 @@ class CpuBackend final : public Backend<T> {
   void sgd_step(T* param, const T* grad, T* momentum_buffer, int64_t n, const SgdParams& h) override;
 
  private:
-  T* scratch(size_t count);  // grows, never shrinks; holds transposed operands
-
   ThreadPool pool_;
-  std::vector<T> scratch_;
 };
 
 }  // namespace tunesmith

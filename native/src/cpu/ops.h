@@ -11,12 +11,20 @@ namespace tunesmith {
 namespace cpu {
 
 // C[m, n] = (accumulate ? C : 0) + A[m, k] · B[k, n], all row-major with leading dimensions.
-// Cache-blocked, register-tiled (4x16 for float, with an AVX2/FMA clone picked at run time on
+// Cache-blocked, register-tiled (6x16 for float, with an AVX2/FMA clone picked at run time on
 // x86-64), threaded over output tiles. Each C element's sum runs over k in ascending order, so
 // the result is independent of the thread count.
 template <typename T>
 void gemm(ThreadPool& pool, const T* a, int64_t lda, const T* b, int64_t ldb, T* c, int64_t ldc, int64_t m, int64_t n,
           int64_t k, bool accumulate);
+
+// C[m, n] = (accumulate ? C : 0) + op(A) · op(B), op(A) = A[m, k] or, when a_transposed, the
+// transpose of A[k, m]; op(B) = B[k, n] or, when b_transposed, the transpose of B[n, k] (so x·Wᵀ
+// and dyᵀ·x need no separate transpose). pool == nullptr runs on the calling thread (for use
+// inside another op's parallel_for). Same per-element order as gemm.
+template <typename T>
+void gemm_ex(ThreadPool* pool, const T* a, int64_t lda, bool a_transposed, const T* b, int64_t ldb, bool b_transposed,
+             T* c, int64_t ldc, int64_t m, int64_t n, int64_t k, bool accumulate);
 
 // Σ a[i]·b[i] with eight interleaved partial sums (vectorisable without reassociation flags).
 template <typename T>
