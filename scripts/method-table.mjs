@@ -34,7 +34,7 @@ const METHODS = [
   { name: 'zo-sgd-mmt', args: ['--method', 'zo-sgd-mmt', '--lr', '2e-6', '--momentum', '0.9', '--steps', ZO_STEPS] },
   { name: 'zo-sgd-cons', args: ['--method', 'zo-sgd-cons', '--lr', '1e-5', '--steps', ZO_STEPS] },
   { name: 'zo-adam', args: ['--method', 'zo-adam', '--lr', '1e-3', '--steps', ZO_STEPS] },
-  { name: 'forward-grad', args: ['--method', 'forward-grad', '--lr', '5e-5', '--steps', ZO_STEPS] },
+  { name: 'forward-grad', args: ['--method', 'forward-grad', '--lr', '2e-5', '--steps', ZO_STEPS] },
   { name: 'zo-sgd over lora', args: ['--method', 'zo-sgd', '--zo-target', 'lora', '--zo-eps', '1e-2', '--lora-r', '8', '--lora-alpha', '16', '--lora-dropout', '0', '--lr', '1e-4', '--steps', ZO_STEPS] },
 ];
 
