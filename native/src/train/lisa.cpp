@@ -126,13 +126,7 @@ LisaStepResult LisaTrainer::step(const std::vector<TrainBatch>& micro_batches) {
   ++step_;
   const OptimizerOptions& o = options_.optimizer;
   for (Region& r : regions_) {
-    AdamWParams h;
-    h.lr = result.lr;
-    h.beta1 = o.beta1;
-    h.beta2 = o.beta2;
-    h.eps = o.eps;
-    h.weight_decay = o.weight_decay;
-    h.step = ++r.adam_step;
+    const AdamWParams h = adamw_params(o, result.lr, ++r.adam_step);
     backend.adamw_step(model_.parameters() + r.offset, grads_.data() + r.grad_offset, r.exp_avg.data(),
                        r.exp_avg_sq.data(), int64_t(r.count), h);
   }

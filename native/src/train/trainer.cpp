@@ -6,6 +6,17 @@
 
 namespace tunesmith {
 
+AdamWParams adamw_params(const OptimizerOptions& options, double lr, int64_t step) {
+  AdamWParams h;
+  h.lr = lr;
+  h.beta1 = options.beta1;
+  h.beta2 = options.beta2;
+  h.eps = options.eps;
+  h.weight_decay = options.weight_decay;
+  h.step = step;
+  return h;
+}
+
 double clip_grad_norm(Backend<float>& backend, float* grads, int64_t n, double max_norm) {
   const double norm = std::sqrt(backend.sum_squares(grads, n));
   if (max_norm > 0.0) {
@@ -52,13 +63,7 @@ StepResult Trainer::step(const std::vector<TrainBatch>& micro_batches) {
   ++step_;
   const OptimizerOptions& o = options_.optimizer;
   if (o.kind == OptimizerOptions::Kind::AdamW) {
-    AdamWParams h;
-    h.lr = result.lr;
-    h.beta1 = o.beta1;
-    h.beta2 = o.beta2;
-    h.eps = o.eps;
-    h.weight_decay = o.weight_decay;
-    h.step = step_;
+    const AdamWParams h = adamw_params(o, result.lr, step_);
     size_t at = 0;  // each span's optimizer state starts where the previous one's ended
     for (const TrainableSpan<float>& s : spans) {
       backend.adamw_step(s.data, s.grad, exp_avg_.data() + at, exp_avg_sq_.data() + at, s.count, h);

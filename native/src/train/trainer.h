@@ -39,6 +39,10 @@ struct StepResult {
 // Global L2 norm of grads; when max_norm > 0 and the norm exceeds it, scales grads by
 // max_norm / (norm + 1e-6) as PyTorch does. Returns the norm before clipping.
 double clip_grad_norm(Backend<float>& backend, float* grads, int64_t n, double max_norm);
+
+// The backend's AdamW hyper-parameters for one step at learning rate `lr` (bias correction uses
+// the 1-based `step`), shared by every trainer that runs AdamW.
+AdamWParams adamw_params(const OptimizerOptions& options, double lr, int64_t step);
 // The same over several gradient buffers taken together (one global norm).
 double clip_grad_norm(Backend<float>& backend, const TrainableView<float>& view, double max_norm);
 
