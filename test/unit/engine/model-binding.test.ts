@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadEngine } from '../../../main/engine/native.js';
 import { haveAssets, stories260K } from '../../helpers/assets.js';
 import { smallGqaConfig, writeRandomModel } from '../../helpers/random-model.js';
+import { relativeError } from '../../helpers/safetensors.js';
 import { tempHome } from '../../helpers/temp-home.js';
 
 const engine = loadEngine();
@@ -27,10 +28,11 @@ describe.skipIf(!haveAssets)('model binding on stories260K-hf', () => {
     const lp = await model.score(Int32Array.from(ONCE), 1, ONCE.length);
     expect(lp).toHaveLength(ONCE.length - 1);
     for (const v of lp) expect(v).toBeLessThan(0);
-    // Two identical rows in one batch score identically.
+    // Two identical rows in one batch score identically; against a batch of one, the gemm blocks
+    // differently (a different summation order), so agreement is to fp32 rounding.
     const two = await model.score(Int32Array.from([...ONCE, ...ONCE]), 2, ONCE.length);
     expect(Array.from(two.slice(0, 4))).toEqual(Array.from(two.slice(4)));
-    expect(Array.from(two.slice(0, 4))).toEqual(Array.from(lp));
+    expect(relativeError(two.slice(0, 4), lp)).toBeLessThan(1e-6);
   });
 
   it('streams greedy tokens and can be cancelled from the callback', async () => {
@@ -52,9 +54,12 @@ describe.skipIf(!haveAssets)('model binding on stories260K-hf', () => {
 
   it('refuses a second call while one is running', async () => {
     const model = await engine.loadModel(stories260K);
-    const first = model.score(Int32Array.from(ONCE), 1, ONCE.length);
+    // A long generation holds the model for many milliseconds: the second call lands during it.
+    const first = model.generate(Int32Array.from(ONCE), { maxNewTokens: 400, stopIds: [] }, () => {});
     expect(() => model.score(Int32Array.from(ONCE), 1, ONCE.length)).toThrow(/busy/);
-    await first;
+    first.cancel();
+    await first.promise;
+    await expect(model.score(Int32Array.from(ONCE), 1, ONCE.length)).resolves.toHaveLength(4); // free again
   });
 
   it('trains: loss falls over a few AdamW steps on one batch', async () => {
