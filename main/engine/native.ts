@@ -3,6 +3,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { EngineInfo } from '../api/contract.js';
+import type { ModelShape } from '../estimate/model-shape.js';
 import { unpackedPath } from '../paths.js';
 
 export interface SelfTestRound {
@@ -22,20 +23,10 @@ export interface SelfTestSummary {
   seconds: number;
 }
 
-/** config.json as the engine read it. */
-export interface ModelConfig {
-  modelType: string;
-  hiddenSize: number;
-  intermediateSize: number;
-  numLayers: number;
-  numHeads: number;
-  numKvHeads: number;
-  headDim: number;
-  vocabSize: number;
-  maxPositionEmbeddings: number;
+/** config.json as the engine read it: the model's shape plus what the engine needs to run it. */
+export interface ModelConfig extends Omit<ModelShape, 'qkvBias' | 'oBias'> {
   ropeTheta: number;
   rmsNormEps: number;
-  tieWordEmbeddings: boolean;
   bosTokenId: number;
   eosTokenIds: number[];
 }

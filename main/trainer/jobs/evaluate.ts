@@ -3,15 +3,12 @@
 // log-likelihood of its target tokens averaged over all of them — the number a training loss
 // curve is compared against. Base and fine-tuned models scored on the same split are comparable;
 // a LoRA run's model is the base with its adapter (a QLoRA run's on the NF4 base it trained on).
-import Database from 'better-sqlite3';
 import type { EvaluateSpec } from '../../api/contract.js';
-import { getDataset } from '../../../db/datasets.js';
 import { countExamples } from '../../../db/examples.js';
 import { iterateTemplatedExamples } from '../../data/tokenized-dataset.js';
-import { resolveChatTemplate, type BuiltinTemplateName } from '../../model/chat-template.js';
-import { loadTokenizer } from '../../model/tokenizer.js';
 import type { JobContext } from './job-context.js';
 import { openModel } from './open-model.js';
+import { withStoredDataset } from './stored-dataset.js';
 
 export interface EvaluateResult {
   model: string;
@@ -28,16 +25,10 @@ export interface EvaluateResult {
 }
 
 export async function runEvaluate(spec: EvaluateSpec, ctx: JobContext, databasePath: string | null): Promise<EvaluateResult> {
-  if (!databasePath) throw new Error('the trainer process was started without a database to read the dataset from');
-  const db = new Database(databasePath, { readonly: true, fileMustExist: true });
-  try {
-    const dataset = getDataset(db, spec.datasetId);
-    if (!dataset) throw new Error(`no dataset with id ${spec.datasetId}`);
+  return withStoredDataset(databasePath, spec, async ({ db, dataset, tokenizer, template }) => {
     const available = countExamples(db, spec.datasetId, spec.split);
     if (available === 0) throw new Error(`dataset ${spec.datasetId} ("${dataset.name}") has no ${spec.split === 'val' ? 'validation' : 'training'} examples`);
     const total = Math.min(available, spec.maxExamples);
-    const tokenizer = loadTokenizer(spec.model);
-    const template = resolveChatTemplate(tokenizer, spec.template ?? ((dataset.template ?? undefined) as BuiltinTemplateName | 'model' | undefined));
     ctx.log('info', `loading ${spec.model}${spec.adapter ? ` with the adapter ${spec.adapter}` : ''}${spec.quant === 'nf4' ? ' (NF4 base)' : ''}`);
     const model = await openModel({ model: spec.model, adapter: spec.adapter, quant: spec.quant });
     const vocab = model.config().vocabSize;
@@ -69,7 +60,5 @@ export async function runEvaluate(spec: EvaluateSpec, ctx: JobContext, databaseP
     if (tokens === 0 && !cancelled) throw new Error(`the ${spec.split} split has no target tokens to score`);
     const meanNll = tokens ? nll / tokens : 0;
     return { model: spec.model, adapter: spec.adapter ?? null, quant: spec.quant, datasetId: spec.datasetId, split: spec.split, examples, tokens, meanNll, perplexity: Math.exp(meanNll), cancelled };
-  } finally {
-    db.close();
-  }
+  });
 }

@@ -3,19 +3,16 @@
 // reporting a metric and a progress line per optimizer step, checkpointing into the run folder, and
 // writing the trained model as a Hugging Face folder at the end. Cancelling writes a checkpoint
 // first, so a cancelled run can be resumed; so can one that crashed, from its last checkpoint.
-import Database from 'better-sqlite3';
 import { basename, join } from 'node:path';
 import type { TrainSpec } from '../../api/contract.js';
-import { getDataset } from '../../../db/datasets.js';
 import { iterateTemplatedExamples } from '../../data/tokenized-dataset.js';
 import { loadEngine, type NativeTrainer } from '../../engine/native.js';
-import { resolveChatTemplate, type BuiltinTemplateName } from '../../model/chat-template.js';
-import { loadTokenizer } from '../../model/tokenizer.js';
 import { EpochOrder, makeMicroBatch, type TrainSequence } from '../../train/batches.js';
 import { engineLoraOptions, engineTrainerOptions } from '../../train/engine-trainer-options.js';
 import { writeHfFolder } from '../../train/hf-folder.js';
 import { checkpointPath, markCheckpoint, prepareNewRunFolder, readCheckpointMark, runFolder, type RunFolder } from '../../train/run-folder.js';
 import type { JobContext } from './job-context.js';
+import { withStoredDataset } from './stored-dataset.js';
 
 export interface TrainResult {
   runDir: string;
@@ -33,13 +30,8 @@ export interface TrainResult {
 }
 
 /** The training split, tokenized; examples with nothing to learn (no target token) are dropped. */
-function loadSequences(databasePath: string, spec: TrainSpec, ctx: JobContext): { sequences: TrainSequence[]; padId: number } {
-  const db = new Database(databasePath, { readonly: true, fileMustExist: true });
-  try {
-    const dataset = getDataset(db, spec.datasetId);
-    if (!dataset) throw new Error(`no dataset with id ${spec.datasetId}`);
-    const tokenizer = loadTokenizer(spec.model);
-    const template = resolveChatTemplate(tokenizer, spec.template ?? ((dataset.template ?? undefined) as BuiltinTemplateName | 'model' | undefined));
+function loadSequences(databasePath: string | null, spec: TrainSpec, ctx: JobContext): Promise<{ sequences: TrainSequence[]; padId: number }> {
+  return withStoredDataset(databasePath, spec, ({ db, dataset, tokenizer, template }) => {
     const sequences: TrainSequence[] = [];
     let dropped = 0;
     let truncated = 0;
@@ -56,9 +48,7 @@ function loadSequences(databasePath: string, spec: TrainSpec, ctx: JobContext): 
     ctx.log('info', `dataset "${dataset.name}": ${sequences.length} training examples${dropped ? `, ${dropped} without targets skipped` : ''}${truncated ? `, ${truncated} cut to ${spec.seqLen} tokens` : ''}`);
     const padId = tokenizer.eosTokenId ?? tokenizer.bosTokenId ?? 0;
     return { sequences, padId };
-  } finally {
-    db.close();
-  }
+  });
 }
 
 async function writeCheckpoint(trainer: NativeTrainer, folder: RunFolder, spec: TrainSpec, step: number, examples: number, trainExamples: number): Promise<string> {
@@ -69,11 +59,10 @@ async function writeCheckpoint(trainer: NativeTrainer, folder: RunFolder, spec: 
 }
 
 export async function runTrain(spec: TrainSpec, ctx: JobContext, databasePath: string | null): Promise<TrainResult> {
-  if (!databasePath) throw new Error('the trainer process was started without a database to read the dataset from');
   const folder = runFolder(spec.out);
   const resume = spec.resumeFrom ? readCheckpointMark(spec.resumeFrom) : null;
   if (!resume) prepareNewRunFolder(folder, spec); // fail before any work, not after it
-  const { sequences, padId } = loadSequences(databasePath, spec, ctx);
+  const { sequences, padId } = await loadSequences(databasePath, spec, ctx);
   if (resume && resume.trainExamples !== sequences.length) {
     throw new Error(`dataset ${spec.datasetId} now gives ${sequences.length} training examples, the checkpoint was made with ${resume.trainExamples}: it cannot be resumed exactly`);
   }
