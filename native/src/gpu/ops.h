@@ -24,6 +24,10 @@ void scale_f32(float* x, float factor, int64_t n);
 // Σ x² in double on the host; a fixed two-level reduction, so the result is deterministic.
 double sum_squares_f32(const float* x, int64_t n);
 
+// Linear bias: y[n, out] += bias (forward); dbias[out] += Σ_t dy[t] (backward, deterministic).
+void add_bias_bf16(bf16* y, const bf16* bias, int64_t n, int64_t out);
+void bias_backward(float* dbias, const bf16* dy, int64_t n, int64_t out);
+
 // --- embedding (kernels/embedding.cu) ---------------------------------------------------------
 // out[t] = table[ids[t]] (+ perturb_scale · z(seed, offset + ids[t]*dim + j) when perturb_scale != 0:
 // ZO's out-of-place perturbation, see kernels/perturb.cu). ids are checked by the caller.
@@ -101,5 +105,14 @@ void dropout_bf16(bf16* out, const bf16* x, int64_t n, float p, uint64_t seed, u
 // blocksize2: second-level block (256).
 void nf4_dequantize_bf16(bf16* out, const uint8_t* packed, const uint8_t* absmax_codes, const float* absmax2,
                          const float* code8, float offset, int64_t numel, int64_t blocksize, int64_t blocksize2);
+
+// Quantization on the card (QLoRA's base weights, without a host round trip): codes and fp32 block
+// absmax exactly as quantize_nf4 (quant/nf4.cpp) computes them for the same values.
+void nf4_quantize_bf16(uint8_t* packed, float* absmax, const bf16* x, int64_t numel, int64_t blocksize);
+// Double quantization of the block absmax values (quantize_blockwise_8bit of absmax - mean):
+// writes codes[nblocks] and absmax2[ceil(nblocks / blocksize2)], returns the offset (the mean,
+// summed in a fixed order so it is deterministic). `code8` as above.
+float nf4_double_quantize(uint8_t* absmax_codes, float* absmax2, const float* absmax, const float* code8,
+                          int64_t nblocks, int64_t blocksize2);
 
 }  // namespace tunesmith::gpu
