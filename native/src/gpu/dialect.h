@@ -87,6 +87,26 @@ namespace tunesmith::gpu {
 
 constexpr int kWarpSize = 32;
 
+// Bit casts usable on both sides (CUDA's __float_as_uint is device-only).
+TS_HOST_DEVICE unsigned float_bits(float f) {
+#if defined(__CUDA_ARCH__)
+  return __float_as_uint(f);
+#else
+  unsigned u;
+  std::memcpy(&u, &f, sizeof u);
+  return u;
+#endif
+}
+TS_HOST_DEVICE float bits_float(unsigned u) {
+#if defined(__CUDA_ARCH__)
+  return __uint_as_float(u);
+#else
+  float f;
+  std::memcpy(&f, &u, sizeof f);
+  return f;
+#endif
+}
+
 // bf16 storage as raw bits, converted by the same bit arithmetic on the card and in the emulator
 // (round to nearest even, NaN kept quiet), so both produce identical bf16 values. Layout-compatible
 // with __nv_bfloat16, which is what cuBLAS reads for CUDA_R_16BF.
@@ -95,11 +115,11 @@ struct bf16 {
 };
 
 TS_HOST_DEVICE float bf16_to_float(bf16 v) {
-  return __uint_as_float(static_cast<unsigned>(v.bits) << 16);
+  return bits_float(static_cast<unsigned>(v.bits) << 16);
 }
 
 TS_HOST_DEVICE bf16 float_to_bf16(float f) {
-  const unsigned u = __float_as_uint(f);
+  const unsigned u = float_bits(f);
   bf16 out;
   if ((u & 0x7fffffffu) > 0x7f800000u) {  // NaN: keep it a quiet NaN
     out.bits = static_cast<uint16_t>((u >> 16) | 0x0040u);
@@ -114,7 +134,7 @@ TS_HOST_DEVICE bf16 float_to_bf16(float f) {
 // E[result] = f. Used where many tiny updates would otherwise round away (bf16 weights updated by
 // an optimizer or a ZO step).
 TS_HOST_DEVICE bf16 float_to_bf16_stochastic(float f, unsigned random_bits) {
-  const unsigned u = __float_as_uint(f);
+  const unsigned u = float_bits(f);
   bf16 out;
   if ((u & 0x7f800000u) == 0x7f800000u) {  // inf / NaN: nothing to round
     out = float_to_bf16(f);
