@@ -100,7 +100,7 @@ GPU_TEST(adamw_bf16_stochastic_rounding_unbiased) {
   // parameter by about -lr = -1e-3 ≈ -0.13 ulp, which round-to-nearest would erase entirely.
   std::vector<float> p0(static_cast<size_t>(n)), grad(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) {
-    p0[size_t(i)] = bf16_to_float(float_to_bf16(float(1.0 + rng.uniform())));
+    p0[size_t(i)] = bf16_to_float(float_to_bf16(float(1.01 + 0.98 * rng.uniform())));  // away from 1 and 2
     grad[size_t(i)] = float(0.1 + rng.uniform());
   }
   AdamWHyper h;
