@@ -44,8 +44,6 @@ __global__ void philox_kat_kernel(uint32_t* out, const uint32_t* in, int count) 
   for (int j = 0; j < 4; ++j) out[4 * k + j] = r.v[j];
 }
 
-std::vector<bf16> download_bf16(const DeviceBuffer<bf16>& d) { return d.download(); }
-
 // |a - b| in bf16 ulps of the larger magnitude (0 when equal; bit patterns of finite values).
 double ulps_apart(bf16 a, bf16 b) {
   const float fa = bf16_to_float(a), fb = bf16_to_float(b);
