@@ -465,7 +465,12 @@ GPU_TEST(trainer_methods_and_schedule) {
   g.lr = 1e-3;
   g.warmup_steps = 2;
   g.total_steps = 6;
+  g.bf16_optimizer_states = true;
+  const int64_t live0 = device_memory_stats().live_bytes;
   GpuTrainer trainer(*gpu, g);
+  // fp32 gradients + bf16 m and v: 8 bytes a parameter.
+  check(device_memory_stats().live_bytes - live0 == int64_t(8 * gpu->layout().total),
+        "bf16 optimizer states: 2 bytes each for m and v");
   const Batch b = make_batch(96, 1, 8, 15);
   ScheduleOptions so;
   so.kind = ScheduleOptions::Kind::Cosine;
@@ -477,6 +482,8 @@ GPU_TEST(trainer_methods_and_schedule) {
     ok = ok && r.step == s + 1 && std::fabs(r.lr - 1e-3 * schedule_lr_factor(so, s)) < 1e-15;
   }
   check(ok, "warmup then cosine: the CPU trainer's schedule");
+  const GpuStepResult last = trainer.step(b.tokens.data(), b.targets.data(), 1, 8);
+  check(std::isfinite(last.loss) && last.grad_norm > 0, "bf16 optimizer states train", fmt(last.loss));
 }
 
 GPU_TEST(trainer_lora_and_qlora) {
