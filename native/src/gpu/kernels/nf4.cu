@@ -229,6 +229,7 @@ void nf4_dequantize_bf16(bf16* out, const uint8_t* packed, const uint8_t* absmax
 
 void nf4_quantize_bf16(uint8_t* packed, float* absmax, const bf16* x, int64_t numel, int64_t blocksize) {
   if (numel <= 0) return;
+  block_shift(blocksize, "NF4 quantize");  // pairs never straddle blocks
   int64_t grid = ceil_div(ceil_div(numel, blocksize), kQuantWarps);
   if (grid > 65535LL * 32) grid = 65535LL * 32;  // the kernel loops over blocks past this
   launch("nf4_quantize_bf16", nf4_quantize_kernel, dim3(unsigned(grid)), dim3(kQuantWarps * kWarpSize), 0, packed,
@@ -238,6 +239,7 @@ void nf4_quantize_bf16(uint8_t* packed, float* absmax, const bf16* x, int64_t nu
 float nf4_double_quantize(uint8_t* absmax_codes, float* absmax2, const float* absmax, const float* code8,
                           int64_t nblocks, int64_t blocksize2) {
   if (nblocks <= 0) return 0.0f;
+  block_shift(blocksize2, "NF4 double quantize");
   DeviceBuffer<float> offset(1, "nf4 double-quant offset");
   launch("nf4_absmax_mean", absmax_mean_kernel, dim3(1), dim3(1), 0, offset.data(), absmax, nblocks);
   int64_t grid = ceil_div(nblocks, blocksize2);
