@@ -366,3 +366,61 @@ GPU_TEST(lora_adamw_tracks_cpu_trainer) {
     check(eb < 0.1, what + ": trained B of the last module matches the CPU's", "rel err " + fmt(eb));
   }
 }
+
+// QLoRA without a bf16 copy of the model on the card: a model made with linear_weights = false
+// produces each Linear weight on request while the adapter quantizes it, so it ends up with the
+// same NF4 base (same logits, bit for bit) as one quantized from held weights, and the card's peak
+// while attaching never includes the whole bf16 model.
+GPU_TEST(qlora_streaming_quantization) {
+  auto cpu = tiny_cpu_model(false, 41);
+  const Batch b = make_batch(96, 1, 12, 9);
+  std::vector<float> held_logits;
+  int64_t held_peak = 0;
+  {
+    reset_device_peaks();
+    const int64_t start = device_memory_stats().live_bytes;
+    auto gpu = GpuModel::upload(cpu->transformer());
+    GpuLora lora(*gpu, gpu_config(true));
+    held_peak = device_memory_stats().peak_bytes - start;
+    held_logits = gpu->logits(b.tokens.data(), b.batch, b.seq);
+  }
+  reset_device_peaks();
+  const int64_t start = device_memory_stats().live_bytes;
+  auto gpu = GpuModel::upload(cpu->transformer(), false);
+  check(!gpu->holds_linear_weights(), "qlora streaming: the model starts without its Linear weights");
+  GpuLora lora(*gpu, gpu_config(true));
+  const int64_t streamed_peak = device_memory_stats().peak_bytes - start;
+  const std::vector<float> logits = gpu->logits(b.tokens.data(), b.batch, b.seq);
+  check(logits == held_logits, "qlora streaming: logits identical to quantizing held weights");
+  const LlamaConfig c = tiny_config(false);
+  const int64_t linear_bytes = int64_t(c.num_layers) *
+                               (2 * c.hidden_size * c.num_heads * c.head_dim + 2 * c.hidden_size * c.num_kv_heads * c.head_dim +
+                                3 * c.hidden_size * c.intermediate_size) *
+                               int64_t(sizeof(bf16));
+  check(held_peak - streamed_peak >= linear_bytes, "qlora streaming: peak while attaching is lower by the bf16 Linear weights",
+        "held " + std::to_string(held_peak) + " streamed " + std::to_string(streamed_peak) + " bf16 linears " +
+            std::to_string(linear_bytes));
+
+  // Random models: the Linear weights made on request equal those of a model that holds them.
+  LlamaConfig rc = tiny_config(false);
+  auto full = GpuModel::random(rc, 5, 0.02f, true);
+  auto lean = GpuModel::random(rc, 5, 0.02f, false);
+  DeviceBuffer<bf16> a(size_t(rc.intermediate_size * rc.hidden_size), "a"), d(a.size(), "d");
+  bool same = true;
+  for (int64_t l = 0; l < rc.num_layers; ++l)
+    for (LinearSlot s : kAllSlots) {
+      full->linear_weight(l, s, a.data());
+      lean->linear_weight(l, s, d.data());
+      const std::vector<bf16> x = a.download(), y = d.download();
+      for (size_t i = 0; i < x.size(); ++i) same = same && x[i].bits == y[i].bits;
+    }
+  check(same, "qlora streaming: a random model's Linear weights made on request equal the held ones");
+  lean->release_linear_weights();
+  bool threw = false;
+  try {
+    lean->linear_weight(0, LinearSlot::Q, d.data());
+  } catch (const std::exception&) {
+    threw = true;
+  }
+  check(threw, "qlora streaming: after release there is no source, and asking says so");
+}

@@ -9,7 +9,7 @@
 //   gradients       fp32, one buffer per trainable range              (set_trainable)
 //   rope inv_freq   fp32 [head_dim/2]                                 (always)
 //   tokens, targets, positions   int32 [n] each                       (per shape)
-//   layer inputs    bf16 [n, H] × (L + 1)                             (per shape)
+//   layer inputs    bf16 [n, H] × (L + 1) when training; × 2 (ping-pong) for forward-only passes
 //   activation set  ln1, mid, ln2 bf16 [n, H]; q, att bf16 [n, q_dim]; k, v bf16 [n, kv_dim];
 //                   gate, up, h bf16 [n, I]; rstd1, rstd2 fp32 [n]; lse fp32 [batch, heads, seq]
 //                   × 1 (checkpointing, and every forward-only call) or × L (training without it)
@@ -69,6 +69,17 @@ struct GpuModel::Impl {
   bool checkpointing = true;
   int64_t ce_chunk = 1024;
   GpuLinearOverride* linear_override = nullptr;
+
+  // Where decoder Linear weights come from when the model does not hold them (linear_weights =
+  // false): the random initialiser (seed, std, offsets of the full layout) or a host model.
+  struct LinearSource {
+    bool random = false;
+    uint64_t seed = 0;
+    float std = 0.0f;
+    const Transformer<float>* host = nullptr;
+    ParameterLayout full_layout;
+    bool active() const { return random || host; }
+  } linear_source;
 
   std::vector<ParamRange> trainable;
   std::vector<DeviceBuffer<float>> grads;  // parallel to `trainable`
@@ -173,7 +184,10 @@ struct GpuModel::Impl {
     tokens.resize(size_t(n), "tokens");
     targets.resize(size_t(n), "targets");
     positions.resize(size_t(n), "positions");
-    layer_inputs.resize(size_t(c.num_layers + 1));
+    // Training keeps every layer's input for backward; a forward-only pass (evaluation, ZO) needs
+    // only the current one and the next, unless a training pass already holds them all.
+    const size_t inputs = training ? size_t(c.num_layers + 1) : std::max<size_t>(2, layer_inputs.size());
+    layer_inputs.resize(inputs);
     for (auto& li : layer_inputs) li.resize(size_t(n * H), "layer inputs");
     const size_t sets = training && !checkpointing ? size_t(c.num_layers) : 1;
     if (acts.size() < sets) acts.resize(sets);
@@ -306,18 +320,22 @@ struct GpuModel::Impl {
   }
 
   // Embedding and every layer's forward; leaves x_L in layer_inputs[L].
+  // Layer l's input x_l (l = L: the last layer's output); the buffers are reused round-robin when
+  // fewer than L + 1 are held (forward-only passes).
+  bf16* layer_input(int64_t l) { return layer_inputs[size_t(l) % layer_inputs.size()].data(); }
+
   void forward_layers(bool training) {
     const LlamaConfig& c = config;
     const int64_t n = n_tokens(), H = c.hidden_size;
     const bool keep_all = training && !checkpointing;
     if (linear_override) linear_override->begin_forward(training);
     const bool perturbed = perturb && perturb->scale != 0.0f;
-    embedding_forward(layer_inputs[0].data(), tokens.data(), params.data() + layout.embed, n, H,
+    embedding_forward(layer_input(0), tokens.data(), params.data() + layout.embed, n, H,
                       perturbed ? perturb->scale : 0.0f, perturbed ? perturb->seed : 0, uint64_t(layout.embed));
     for (int64_t l = 0; l < c.num_layers; ++l)
-      layer_forward(l, layer_inputs[size_t(l)].data(), layer_inputs[size_t(l + 1)].data(),
+      layer_forward(l, layer_input(l), layer_input(l + 1),
                     acts[keep_all ? size_t(l) : 0], false);
-    rmsnorm_forward(final_norm.data(), final_rstd.data(), layer_inputs[size_t(c.num_layers)].data(),
+    rmsnorm_forward(final_norm.data(), final_rstd.data(), layer_input(c.num_layers),
                     weight(layout.final_norm), n, H, float(c.rms_norm_eps));
   }
 
@@ -384,29 +402,106 @@ std::unique_ptr<GpuModel::Impl> make_impl(const LlamaConfig& config, const Param
 GpuModel::GpuModel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 GpuModel::~GpuModel() = default;
 
-std::unique_ptr<GpuModel> GpuModel::upload(const Transformer<float>& host) {
-  auto impl = make_impl(host.config(), host.layout());
-  // Round to bf16 in bounded chunks: a 7B model never has a second full copy on the host.
-  const size_t total = host.layout().total, chunk = size_t(1) << 22;
-  std::vector<bf16> staging(std::min(total, chunk));
-  const float* src = host.params();
-  for (size_t start = 0; start < total; start += chunk) {
-    const size_t count = std::min(chunk, total - start);
-    for (size_t i = 0; i < count; ++i) staging[i] = float_to_bf16(src[start + i]);
-    copy_to_device(impl->params.data() + start, staging.data(), count * sizeof(bf16));
+namespace {
+
+// The layout without decoder Linear weights (what release_linear_weights leaves).
+ParameterLayout without_linear_weights(const ParameterLayout& full) {
+  std::vector<bool> keep(full.params.size(), true);
+  for (size_t i = 0; i < full.params.size(); ++i) keep[i] = !ParameterLayout::is_decoder_linear_weight(full.params[i].name);
+  return full.compacted(keep);
+}
+
+// Host fp32 values to bf16 on the card in bounded chunks: a 7B model never has a second full copy
+// on the host.
+void upload_rounded(bf16* dst, const float* src, size_t count) {
+  const size_t chunk = size_t(1) << 22;
+  std::vector<bf16> staging(std::min(count, chunk));
+  for (size_t start = 0; start < count; start += chunk) {
+    const size_t n = std::min(chunk, count - start);
+    for (size_t i = 0; i < n; ++i) staging[i] = float_to_bf16(src[start + i]);
+    copy_to_device(dst + start, staging.data(), n * sizeof(bf16));
+  }
+}
+
+// Random initial value of one tensor: matrices N(0, std) keyed on the tensor's full-layout offset,
+// biases 0, norm weights 1.
+void init_random_tensor(bf16* dst, const ParamInfo& p, size_t full_offset, uint64_t seed, float std) {
+  if (p.shape.size() >= 2) init_normal_bf16(dst, p.numel, std, seed, uint64_t(full_offset));
+  else if (p.name.size() >= 5 && p.name.compare(p.name.size() - 5, 5, ".bias") == 0) fill_bf16(dst, 0.0f, p.numel);
+  else fill_bf16(dst, 1.0f, p.numel);  // norm weights
+}
+
+}  // namespace
+
+std::unique_ptr<GpuModel> GpuModel::upload(const Transformer<float>& host, bool linear_weights) {
+  const ParameterLayout& full = host.layout();
+  auto impl = make_impl(host.config(), linear_weights ? full : without_linear_weights(full));
+  if (linear_weights) {
+    upload_rounded(impl->params.data(), host.params(), full.total);
+  } else {
+    for (const ParamInfo& p : impl->layout.params)
+      upload_rounded(impl->params.data() + p.offset, host.params() + full.find(p.name)->offset, size_t(p.numel));
+    impl->linear_source.host = &host;
+    impl->linear_source.full_layout = full;
   }
   return std::unique_ptr<GpuModel>(new GpuModel(std::move(impl)));
 }
 
-std::unique_ptr<GpuModel> GpuModel::random(const LlamaConfig& config, uint64_t seed, float std) {
-  auto impl = make_impl(config, ParameterLayout::build(config));
-  for (const ParamInfo& p : impl->layout.params) {
-    bf16* dst = impl->params.data() + p.offset;
-    if (p.shape.size() >= 2) init_normal_bf16(dst, p.numel, std, seed, uint64_t(p.offset));
-    else if (p.name.size() >= 5 && p.name.compare(p.name.size() - 5, 5, ".bias") == 0) fill_bf16(dst, 0.0f, p.numel);
-    else fill_bf16(dst, 1.0f, p.numel);  // norm weights
+std::unique_ptr<GpuModel> GpuModel::random(const LlamaConfig& config, uint64_t seed, float std, bool linear_weights) {
+  const ParameterLayout full = ParameterLayout::build(config);
+  auto impl = make_impl(config, linear_weights ? full : without_linear_weights(full));
+  for (const ParamInfo& p : impl->layout.params)
+    init_random_tensor(impl->params.data() + p.offset, p, full.find(p.name)->offset, seed, std);
+  if (!linear_weights) {
+    impl->linear_source.random = true;
+    impl->linear_source.seed = seed;
+    impl->linear_source.std = std;
+    impl->linear_source.full_layout = full;
   }
   return std::unique_ptr<GpuModel>(new GpuModel(std::move(impl)));
+}
+
+bool GpuModel::holds_linear_weights() const {
+  for (const LayerParamOffsets& o : impl_->layout.layers)
+    if (o.q != kNoParam) return true;
+  return false;
+}
+
+namespace {
+size_t slot_offset(const LayerParamOffsets& o, LinearSlot slot) {
+  const size_t offsets[kNumLinearSlots] = {o.q, o.k, o.v, o.o, o.gate, o.up, o.down};
+  return offsets[int(slot)];
+}
+
+// Elements of decoder Linear `slot`'s weight.
+int64_t slot_numel(const LlamaConfig& c, LinearSlot slot) {
+  const int64_t H = c.hidden_size, I = c.intermediate_size;
+  const int64_t q_dim = c.num_heads * c.head_dim, kv_dim = c.num_kv_heads * c.head_dim;
+  switch (slot) {
+    case LinearSlot::Q:
+    case LinearSlot::O: return H * q_dim;
+    case LinearSlot::K:
+    case LinearSlot::V: return H * kv_dim;
+    default: return H * I;
+  }
+}
+}  // namespace
+
+void GpuModel::linear_weight(int64_t layer, LinearSlot slot, bf16* dst) {
+  Impl& m = *impl_;
+  if (layer < 0 || layer >= m.config.num_layers) throw Error("linear_weight: no layer " + std::to_string(layer));
+  const size_t held = slot_offset(m.layout.layers[size_t(layer)], slot);
+  const std::string where = "layer " + std::to_string(layer) + " " + linear_slot_name(slot);
+  const int64_t numel = slot_numel(m.config, slot);
+  if (held != kNoParam) {
+    copy_on_device(dst, m.params.data() + held, size_t(numel) * sizeof(bf16));
+    return;
+  }
+  const Impl::LinearSource& src = m.linear_source;
+  if (!src.active()) throw Error(where + ": the bf16 weight was released and the model has no source for it");
+  const size_t full_offset = slot_offset(src.full_layout.layers[size_t(layer)], slot);
+  if (src.random) init_normal_bf16(dst, numel, src.std, src.seed, uint64_t(full_offset));
+  else upload_rounded(dst, src.host->params() + full_offset, size_t(numel));
 }
 
 const LlamaConfig& GpuModel::config() const { return impl_->config; }
@@ -438,6 +533,8 @@ void GpuModel::set_linear_override(GpuLinearOverride* o) { impl_->linear_overrid
 
 void GpuModel::release_linear_weights() {
   Impl& m = *impl_;
+  m.linear_source = Impl::LinearSource{};
+  if (!holds_linear_weights()) return;
   std::vector<bool> keep(m.layout.params.size(), true);
   for (size_t i = 0; i < m.layout.params.size(); ++i)
     keep[i] = !ParameterLayout::is_decoder_linear_weight(m.layout.params[i].name);

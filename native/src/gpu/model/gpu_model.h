@@ -43,10 +43,17 @@ struct ParamRange {
 class GpuModel {
  public:
   // Uploads a host model's parameters as bf16 (round to nearest even), same layout.
-  static std::unique_ptr<GpuModel> upload(const Transformer<float>& host);
+  //
+  // linear_weights = false (QLoRA without ever holding the whole bf16 model on the card): the
+  // decoder Linear weights are left out (the layout is the compacted one release_linear_weights
+  // produces) and linear_weight() makes each of them on request from the source. For upload() the
+  // host model must then outlive that (QLoRA quantizes at attach time, then releases the source).
+  static std::unique_ptr<GpuModel> upload(const Transformer<float>& host, bool linear_weights = true);
   // Random weights made on the card (benchmarks; nothing is read from disk): matrices N(0, std),
-  // norm weights 1, biases 0.
-  static std::unique_ptr<GpuModel> random(const LlamaConfig& config, uint64_t seed, float std = 0.02f);
+  // norm weights 1, biases 0. Values depend only on (seed, the tensor's offset in the full layout),
+  // so a model made with linear_weights = false produces the same Linear weights on request.
+  static std::unique_ptr<GpuModel> random(const LlamaConfig& config, uint64_t seed, float std = 0.02f,
+                                          bool linear_weights = true);
   ~GpuModel();
 
   const LlamaConfig& config() const;
@@ -62,8 +69,14 @@ class GpuModel {
   // Adapters: routes overridden Linear layers through `o` (not owned; null restores).
   void set_linear_override(GpuLinearOverride* o);
   // Frees the bf16 decoder Linear weights (QLoRA keeps them as NF4); the layout is compacted as
-  // the CPU engine does, trainable ranges are cleared.
+  // the CPU engine does, trainable ranges are cleared. Also drops the source of a model made with
+  // linear_weights = false.
   void release_linear_weights();
+  // True while the model holds its bf16 decoder Linear weights.
+  bool holds_linear_weights() const;
+  // Writes decoder Linear (layer, slot)'s bf16 weight [out, in] into dst: a copy of the held weight,
+  // or one made from the source. Throws when the model has neither.
+  void linear_weight(int64_t layer, LinearSlot slot, bf16* dst);
 
   // Which parameters train: fp32 gradient storage is allocated for these ranges only (freed for
   // ranges that are dropped); every other parameter is frozen (no weight gradient computed).

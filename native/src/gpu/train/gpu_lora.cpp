@@ -175,25 +175,32 @@ struct GpuLora::Impl {
     for (int s = 0; s < kNumLinearSlots; ++s) largest = std::max(largest, slot_in[s] * slot_out[s]);
     const int64_t max_blocks = (largest + kNf4Blocksize - 1) / kNf4Blocksize;
     DeviceBuffer<float> absmax(size_t(max_blocks), "NF4 block absmax (quantization scratch)");
+    // A model that holds its bf16 Linear weights is quantized in place; one made without them
+    // (GpuModel::random/upload with linear_weights = false) produces each weight into the
+    // dequantization scratch, so the card never holds more than one bf16 Linear at a time.
+    const bool held = model.holds_linear_weights();
+    dequantized.resize(size_t(largest), "NF4 dequantized weight (shared)");
     bf16* params_bf16 = model.params();
     for (int64_t l = 0; l < num_layers; ++l) {
       const LayerParamOffsets& o = layout.layers[size_t(l)];
       const size_t offsets[kNumLinearSlots] = {o.q, o.k, o.v, o.o, o.gate, o.up, o.down};
       for (int s = 0; s < kNumLinearSlots; ++s) {
-        if (offsets[s] == kNoParam) throw Error("GpuLora (QLoRA): the model's bf16 Linear weights were already released");
+
         auto q = std::make_unique<Nf4Weight>();
         q->numel = slot_in[s] * slot_out[s];
         const int64_t blocks = (q->numel + kNf4Blocksize - 1) / kNf4Blocksize;
         q->packed.resize(size_t((q->numel + 1) / 2), "NF4 codes");
         q->absmax_codes.resize(size_t(blocks), "NF4 absmax codes");
         q->absmax2.resize(size_t((blocks + kNf4Blocksize2 - 1) / kNf4Blocksize2), "NF4 absmax2");
-        nf4_quantize_bf16(q->packed.data(), absmax.data(), params_bf16 + offsets[s], q->numel, kNf4Blocksize);
+        const bf16* source = dequantized.data();
+        if (held) source = params_bf16 + offsets[s];
+        else model.linear_weight(l, LinearSlot(s), dequantized.data());
+        nf4_quantize_bf16(q->packed.data(), absmax.data(), source, q->numel, kNf4Blocksize);
         q->offset = nf4_double_quantize(q->absmax_codes.data(), q->absmax2.data(), absmax.data(), code8.data(), blocks,
                                         kNf4Blocksize2);
         nf4[index(l, LinearSlot(s))] = std::move(q);
       }
     }
-    dequantized.resize(size_t(largest), "NF4 dequantized weight (shared)");
     model.release_linear_weights();
   }
 };
