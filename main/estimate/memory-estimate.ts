@@ -7,6 +7,7 @@
 // native/src/train/{trainer,lisa,lora,zo,zo_perturbation}.cpp, native/src/quant/nf4.cpp), so the
 // estimate agrees with the engine's peak-bytes counter for every method. The engine is fp32
 // throughout: 4 bytes per value; QLoRA's frozen projections are NF4 with double-quantized scales.
+import { estimateGpuTrainingMemory } from './gpu-memory-estimate.js';
 import { parameterCount, type ModelShape } from './model-shape.js';
 
 /** The estimator's method families (the zeroth-order variants differ only in their state: zoMethod). */
@@ -21,6 +22,10 @@ const FLOAT_BYTES = 4;
 
 export interface EstimateInput {
   shape: ModelShape;
+  /** Which engine runs it: the fp32 CPU engine (default) or the bf16 CUDA engine (gpu-memory-estimate.ts). */
+  device?: 'cpu' | 'cuda';
+  /** CUDA full/LISA: AdamW moments stored as bf16 (4 bytes per trained value instead of 8). */
+  bf16OptimizerStates?: boolean;
   method: TrainMethod;
   /** Tokens per sequence: the longest (padded) row of a micro-batch, at most the run's seqLen. */
   seqLen: number;
@@ -52,6 +57,8 @@ export interface MemoryEstimate {
   activations: number;
   /** The run's peak: the steady state, or loading when that is higher (QLoRA quantizes after an fp32 load). */
   total: number;
+  /** CUDA: what the driver holds beyond the engine's buffers (context, cuBLAS), included in total. */
+  runtimeOverhead?: number;
   /** QLoRA: bytes held while the fp32 weights are quantized at load (null for other methods). */
   loadPeak: number | null;
   /** Parameters the method updates. */
@@ -146,6 +153,7 @@ function loraScratchFloats(n: number, rank: number, lora: LoraShape, dropout: nu
 }
 
 export function estimateTrainingMemory(input: EstimateInput): MemoryEstimate {
+  if (input.device === 'cuda') return estimateGpuTrainingMemory(input);
   const s = input.shape;
   const counts = parameterCount(s);
   const P = counts.total;
