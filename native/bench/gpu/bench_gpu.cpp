@@ -773,15 +773,16 @@ int run_parent(const Options& o, const char* argv0) {
   if (o.resume) {
     try {
       const JsonValue old = parse_json(read_file(o.out), o.out);
-      // Only rows measured the same way: card, model, steps and checkpointing.
+      // Only rows measured the same way: card, commit, model, steps and flags.
       const bool same = str_member(old, "card") == card && str_member(old, "model") == model_description(o.tiny) &&
+                        str_member(old, "commit") == o.commit && o.commit != "unknown" &&
                         int(num_member(old, "steps", -1)) == o.steps && int(num_member(old, "warmup", -1)) == o.warmup &&
                         member(old, "checkpointing") && member(old, "checkpointing")->is_bool() &&
                         member(old, "checkpointing")->as_bool() == o.checkpointing &&
                         member(old, "lisa_bf16_optimizer_states") &&
                         member(old, "lisa_bf16_optimizer_states")->is_bool() &&
                         member(old, "lisa_bf16_optimizer_states")->as_bool() == !o.lisa_fp32_states;
-      if (!same) std::printf("resume: %s was measured differently (card, model, steps or flags); rerunning all\n",
+      if (!same) std::printf("resume: %s was measured differently (card, commit, model, steps or flags); rerunning all\n",
                              o.out.c_str());
       if (const JsonValue* rows = member(old, "rows"); rows && same)
         for (const JsonValue& r : rows->as_array("rows"))
