@@ -46,10 +46,13 @@ std::vector<std::string> list_matching(const std::string& dir, const std::string
 std::vector<std::string> search_folders() {
   std::vector<std::string> folders;
   if (!env("TUNESMITH_CUBLAS_DIR").empty()) folders.push_back(env("TUNESMITH_CUBLAS_DIR"));
-  const std::string here = directory_of_this_binary();
-  if (!here.empty()) {
-    folders.push_back(here + "/redist");
-    folders.push_back(here + "/../redist");
+  // The app's own copy: the packaged app keeps it in <resources>/cuda and a development checkout
+  // in native/redist/linux; the engine binary sits a few folders below either.
+  std::string dir = directory_of_this_binary();
+  for (int up = 0; up < 5 && !dir.empty(); ++up) {
+    folders.push_back(dir + "/cuda");
+    folders.push_back(dir + "/redist/linux");
+    dir += "/..";
   }
   for (const char* var : {"CUDA_PATH", "CUDA_HOME"}) {
     const std::string root = env(var);

@@ -6,7 +6,8 @@
 //
 // Search order (first library that loads wins; every place tried is listed in the error):
 //   1. $TUNESMITH_CUBLAS_DIR
-//   2. the folder bundled with the app: redist/ beside, or one level above, the engine binary
+//   2. the folder bundled with the app: cuda/ (packaged: <resources>/cuda) or redist/linux/ (a
+//      checkout: native/redist/linux) in the engine binary's folder or up to four above it
 //   3. $CUDA_PATH/lib64, $CUDA_PATH/lib, $CUDA_HOME/lib64
 //   4. the system library path (LD_LIBRARY_PATH, ldconfig cache) by soname
 //   5. /usr/local/cuda/lib64
