@@ -22,6 +22,9 @@
 // weights before quantization (GpuModel::random makes bf16 weights) is not counted; the build's own
 // peaks are reported separately (build_peak_*). driver_baseline_bytes is the driver's used memory
 // after the device is opened (context + cuBLAS loaded), before any model memory.
+#if defined(__linux__)
+#include <sys/prctl.h>
+#endif
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -649,6 +652,9 @@ ChildOutcome run_child(const std::string& exe, const std::vector<std::string>& a
   const pid_t pid = fork();
   if (pid < 0) throw Error(std::string("fork: ") + std::strerror(errno));
   if (pid == 0) {
+#if defined(__linux__)
+    prctl(PR_SET_PDEATHSIG, SIGKILL);  // a killed bench (an outer timeout) takes its row with it
+#endif
     execv(exe.c_str(), argv_c.data());
     std::fprintf(stderr, "bench_gpu: exec %s: %s\n", exe.c_str(), std::strerror(errno));
     _exit(127);
@@ -869,7 +875,14 @@ int run_parent(const Options& o, const char* argv0) {
       const std::string row_path = temp_path("row");
       std::vector<std::string> args = child_common_args(o);
       args.insert(args.end(), {"--one", method + ":" + std::to_string(seq), "--row-out", row_path});
-      const ChildOutcome c = run_child(exe, args, o.row_timeout_s);
+      // A row never runs past the time budget: it is killed there and written as skipped.
+      double timeout = o.row_timeout_s;
+      bool budget_bound = false;
+      if (o.budget_s > 0 && (timeout <= 0 || o.budget_s - elapsed < timeout)) {
+        timeout = std::max(1.0, o.budget_s - elapsed);
+        budget_bound = true;
+      }
+      const ChildOutcome c = run_child(exe, args, timeout);
       longest_row_s = std::max(longest_row_s, c.seconds);
       std::string text;
       try {
@@ -895,7 +908,11 @@ int run_parent(const Options& o, const char* argv0) {
                                            " without a result";
         // A kill by the kernel's OOM killer (host memory) shows up as SIGKILL without a timeout.
         if (!c.timed_out && c.signal == SIGKILL) why += "; possibly the host's out-of-memory killer";
-        row = failed_row(method, seq, "error", why, config, o);
+        if (c.timed_out && budget_bound)
+          row = failed_row(method, seq, "skipped",
+                           "not finished within the --budget-s time budget (rerun with --resume)", config, o);
+        else
+          row = failed_row(method, seq, "error", why, config, o);
       }
       std::printf("[%zu/%zu] %s seq %lld: %s in %.1f s", index, total_rows, method.c_str(), (long long)seq,
                   str_member(row, "status").c_str(), c.seconds);
