@@ -11,7 +11,7 @@
 #             test_gpu and bench_gpu
 #   test      build-gpu/tests/test_gpu [$TEST_FILTER]                       -> $OUT/test_gpu.log
 #   bench     build-gpu/tests/bench_gpu [$BENCH_ARGS]                       -> $OUT/tunesmith.json
-#             (rows already measured by this build in an earlier call are kept: --resume; rows
+#             (rows already measured by this very build in an earlier call are kept: --resume; rows
 #             that do not fit in this call's time are "skipped" — run `bench` again to finish them;
 #             BENCH_FRESH=1 starts over)
 #   baseline  $PYTHON bench/gpu/pytorch_baseline.py [$BASELINE_ARGS]       -> $OUT/pytorch.json

@@ -738,6 +738,13 @@ void print_table(const std::vector<JsonValue>& rows) {
 
 int run_parent(const Options& o, const char* argv0) {
   const std::string exe = self_exe(argv0);
+  // Which build of bench_gpu this is (mtime and size of the binary): --resume keeps rows only from the
+  // same build, so it is safe even where the commit is unknown (a copy of the tree without .git).
+  std::string build_id;
+  {
+    struct stat st {};
+    if (stat(exe.c_str(), &st) == 0) build_id = std::to_string(int64_t(st.st_mtime)) + "-" + std::to_string(int64_t(st.st_size));
+  }
   const LlamaConfig config = bench_config(o.tiny);
   const Clock::time_point start = Clock::now();
 
@@ -779,16 +786,16 @@ int run_parent(const Options& o, const char* argv0) {
   if (o.resume) {
     try {
       const JsonValue old = parse_json(read_file(o.out), o.out);
-      // Only rows measured the same way: card, commit, model, steps and flags.
+      // Only rows measured the same way: card, commit, this very binary, model, steps and flags.
       const bool same = str_member(old, "card") == card && str_member(old, "model") == model_description(o.tiny) &&
-                        str_member(old, "commit") == o.commit && o.commit != "unknown" &&
+                        str_member(old, "commit") == o.commit && str_member(old, "build_id") == build_id &&
                         int(num_member(old, "steps", -1)) == o.steps && int(num_member(old, "warmup", -1)) == o.warmup &&
                         member(old, "checkpointing") && member(old, "checkpointing")->is_bool() &&
                         member(old, "checkpointing")->as_bool() == o.checkpointing &&
                         member(old, "lisa_bf16_optimizer_states") &&
                         member(old, "lisa_bf16_optimizer_states")->is_bool() &&
                         member(old, "lisa_bf16_optimizer_states")->as_bool() == !o.lisa_fp32_states;
-      if (!same) std::printf("resume: %s was measured differently (card, commit, model, steps or flags); rerunning all\n",
+      if (!same) std::printf("resume: %s was measured differently (card, commit, build, model, steps or flags); rerunning all\n",
                              o.out.c_str());
       if (const JsonValue* rows = member(old, "rows"); rows && same)
         for (const JsonValue& r : rows->as_array("rows"))
@@ -827,6 +834,7 @@ int run_parent(const Options& o, const char* argv0) {
                  {"gemm", jstr(str_member(probe, "gemm"))},
                  {"emulated", member(probe, "emulated") ? *member(probe, "emulated") : jbool(false)},
                  {"commit", jstr(o.commit)},
+                 {"build_id", jstr(build_id)},
                  {"model", jstr(model_description(o.tiny))},
                  {"config", JsonValue::make_object(std::move(cfg))},
                  {"date", jstr(utc_now())},
