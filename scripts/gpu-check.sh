@@ -132,8 +132,11 @@ phase_test() {
   say "test: test_gpu ${TEST_FILTER:-}"
   local rc=0
   "$BUILD/tests/test_gpu" ${TEST_FILTER:+"$TEST_FILTER"} 2>&1 | tee "$OUT/test_gpu.log" || rc=$?
-  grep -E '^(test_gpu: |SKIP all)' "$OUT/test_gpu.log" | tee -a "$LOG" || true
-  if ((rc != 0)); then
+  grep -E '^(test_gpu: |SKIP all)' "$OUT/test_gpu.log" >>"$LOG" || true
+  if grep -q '^SKIP all GPU tests' "$OUT/test_gpu.log"; then
+    echo "gpu-check: test_gpu found no usable CUDA device: nothing was tested" | tee -a "$LOG"
+    FAILED+=("test (no device)")
+  elif ((rc != 0)); then
     echo "gpu-check: test_gpu FAILED (exit $rc); the FAIL lines:" | tee -a "$LOG"
     grep -E '^FAIL ' "$OUT/test_gpu.log" | tee -a "$LOG" || true
     FAILED+=("test")
