@@ -710,7 +710,9 @@ std::string utc_now() {
 
 std::string gib_cell(const JsonValue& row, const char* key) {
   const double v = num_member(row, key);
-  return std::isnan(v) ? "-" : fmt("%.2f", v / double(1LL << 30));
+  if (std::isnan(v)) return "-";
+  const double g = v / double(1LL << 30);
+  return fmt(g < 0.1 ? "%.4f" : "%.2f", g);  // tiny smoke-test models use a few MiB
 }
 
 void print_table(const std::vector<JsonValue>& rows) {
