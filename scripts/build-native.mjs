@@ -2,25 +2,13 @@
 // CUDA is compiled in when nvcc is found (PATH, CUDACXX, CUDA_PATH or /usr/local/cuda); set
 // TUNESMITH_NO_CUDA=1 to build the CPU backend only.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { findNvcc } from './find-nvcc.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
-
-function findNvcc() {
-  if (process.env.TUNESMITH_NO_CUDA === '1') return null;
-  const candidates = [
-    process.env.CUDACXX,
-    process.env.CUDA_PATH && join(process.env.CUDA_PATH, 'bin', process.platform === 'win32' ? 'nvcc.exe' : 'nvcc'),
-    '/usr/local/cuda/bin/nvcc',
-  ].filter(Boolean);
-  for (const c of candidates) if (existsSync(c)) return c;
-  const which = spawnSync(process.platform === 'win32' ? 'where' : 'which', ['nvcc'], { encoding: 'utf8' });
-  return which.status === 0 ? which.stdout.split(/\r?\n/)[0].trim() || null : null;
-}
 
 const nvcc = findNvcc();
 const cmakeJs = join(dirname(require.resolve('cmake-js/package.json')), 'bin', 'cmake-js');
