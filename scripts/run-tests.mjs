@@ -1,6 +1,8 @@
-// `npm test`: build, type-check, then every suite that runs without a GPU — native engine tests
-// (ctest, when present), unit and integration tests (vitest), end-to-end tests in Chromium — and
-// one closing line with the totals. Exits non-zero if anything failed.
+// `npm test`: build, type-check, then every suite — native engine tests (ctest, when present: the
+// CPU engine and the GPU engine on its CPU emulator), the CUDA build of the GPU engine with its
+// card tests (`npm run test:gpu`: they skip without a CUDA device, but the nvcc build must
+// succeed), unit and integration tests (vitest), end-to-end tests in Chromium — and one closing
+// line with the totals. Exits non-zero if anything failed.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -60,10 +62,26 @@ function nativeSuite() {
   if (failed) failures.push(`native: ${failed} ctest failures`);
 }
 
+// The CUDA build and the card tests (scripts/gpu-tests.mjs): where nvcc exists the GPU engine must
+// compile; test_gpu's cases count as skipped without a device and as results with one.
+function gpuSuite() {
+  console.log('\n=== CUDA engine: nvcc build and card tests (npm run test:gpu)');
+  const r = spawnSync(process.execPath, [join(root, 'scripts', 'gpu-tests.mjs')], { cwd: root, encoding: 'utf8' });
+  process.stdout.write(r.stdout ?? '');
+  process.stderr.write(r.stderr ?? '');
+  if (r.status !== 0) failures.push(`test:gpu (exit ${r.status ?? r.signal})`);
+  const m = /test_gpu: (\d+) passed, (\d+) failed, (\d+) skipped/.exec(r.stdout ?? '');
+  if (!m) return;
+  totals.passed += Number(m[1]);
+  totals.failed += Number(m[2]);
+  totals.skipped += Number(m[3]);
+}
+
 ensureSqliteFor('node');
 if (!step('build', 'npm', ['run', 'build'])) process.exit(1);
 step('type-check (tsc, svelte-check)', 'npm', ['run', 'check']);
 nativeSuite();
+gpuSuite();
 vitestSuite('unit and integration (vitest)', 'vitest.config.ts', 'unit-results.json');
 vitestSuite('end-to-end (Chromium, serve mode)', 'test/e2e/vitest.config.ts', 'e2e-results.json');
 
