@@ -17,7 +17,8 @@ namespace {
 
 constexpr size_t kStackBytes = 128 * 1024;  // kernels keep small register arrays; 128 KiB is ample
 constexpr int kMaxThreadsPerBlock = 1024;
-constexpr size_t kMaxDynamicShared = 228 * 1024;  // what an H100 SM offers a block
+// What a launch gets on the card without cudaFuncSetAttribute (which the engine never calls).
+constexpr size_t kMaxDynamicShared = 48 * 1024;
 
 enum class FiberState { Ready, AtBlockBarrier, AtWarpBarrier, Done };
 
@@ -104,7 +105,11 @@ bool release_barriers(Emulator& e, int threads) {
   return true;
 }
 
-void run_block(Emulator& e, int threads) {
+// Between two barriers the threads of a block run one after another, so a thread that reads what
+// another wrote without a barrier in between would see it only when the writer happened to run
+// first. To make such a missing barrier show, the order alternates: ascending in one phase,
+// descending in the next, and starting the other way round in odd blocks.
+void run_block(Emulator& e, int threads, bool start_descending) {
   for (int t = 0; t < threads; ++t) {
     Fiber& f = e.fibers[size_t(t)];
     f.state = FiberState::Ready;
@@ -116,12 +121,15 @@ void run_block(Emulator& e, int threads) {
     f.context.uc_link = &e.scheduler;
     makecontext(&f.context, fiber_entry, 0);
   }
+  bool descending = start_descending;
   for (;;) {
-    for (int t = 0; t < threads; ++t) {
+    for (int i = 0; i < threads; ++i) {
+      const int t = descending ? threads - 1 - i : i;
       if (e.fibers[size_t(t)].state != FiberState::Ready) continue;
       e.current = t;
       swapcontext(&e.scheduler, &e.fibers[size_t(t)].context);
     }
+    descending = !descending;
     e.current = -1;
     bool all_done = true;
     for (int t = 0; t < threads; ++t) all_done = all_done && e.fibers[size_t(t)].state == FiberState::Done;
@@ -186,7 +194,7 @@ void run_grid(const char* name, dim3 grid, dim3 block, size_t dynamic_shared_byt
         // Shared memory starts as NaN bytes: a kernel that reads what it never wrote shows it.
         e.dynamic_shared.assign(dynamic_shared_bytes + 16, 0xff);
         e.counters.blocks++;
-        run_block(e, int(threads));
+        run_block(e, int(threads), ((x + y + z) & 1u) != 0);
       }
   e.kernel = nullptr;
 }
