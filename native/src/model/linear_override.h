@@ -4,7 +4,11 @@
 // residuals) and simply routes each overridden matmul through here, in forward, in the
 // input-gradient path of backward and in KV-cache decoding.
 #pragma once
+#include <cstddef>
 #include <cstdint>
+
+#include "model/config.h"
+#include "model/parameters.h"
 
 namespace tunesmith {
 
@@ -17,6 +21,27 @@ inline const char* linear_slot_name(LinearSlot slot) {
                                                      "gate_proj", "up_proj", "down_proj"};
   return names[static_cast<int>(slot)];
 }
+// [in, out] of decoder Linear `slot` (its weight is [out, in]).
+inline void linear_slot_shape(const LlamaConfig& c, LinearSlot slot, int64_t& in, int64_t& out) {
+  const int64_t H = c.hidden_size, I = c.intermediate_size;
+  const int64_t q_dim = c.num_heads * c.head_dim, kv_dim = c.num_kv_heads * c.head_dim;
+  switch (slot) {
+    case LinearSlot::Q: in = H, out = q_dim; return;
+    case LinearSlot::K:
+    case LinearSlot::V: in = H, out = kv_dim; return;
+    case LinearSlot::O: in = q_dim, out = H; return;
+    case LinearSlot::Gate:
+    case LinearSlot::Up: in = H, out = I; return;
+    case LinearSlot::Down: in = I, out = H; return;
+  }
+}
+
+// Offset of decoder Linear `slot`'s weight in a layer's parameters (kNoParam once released).
+inline size_t linear_slot_offset(const LayerParamOffsets& o, LinearSlot slot) {
+  const size_t offsets[kNumLinearSlots] = {o.q, o.k, o.v, o.o, o.gate, o.up, o.down};
+  return offsets[static_cast<int>(slot)];
+}
+
 // "self_attn" for q, k, v, o; "mlp" for gate, up, down (the parent module in HF tensor names).
 inline const char* linear_slot_parent(LinearSlot slot) { return static_cast<int>(slot) < 4 ? "self_attn" : "mlp"; }
 

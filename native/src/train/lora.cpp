@@ -50,19 +50,6 @@ uint64_t mix64(uint64_t z) {  // splitmix64's finaliser: a strong 64-bit hash
   return z ^ (z >> 31);
 }
 
-void linear_shape(const LlamaConfig& c, LinearSlot slot, int64_t& in, int64_t& out) {
-  const int64_t H = c.hidden_size, I = c.intermediate_size;
-  const int64_t q_dim = c.num_heads * c.head_dim, kv_dim = c.num_kv_heads * c.head_dim;
-  switch (slot) {
-    case LinearSlot::Q: in = H, out = q_dim; return;
-    case LinearSlot::K:
-    case LinearSlot::V: in = H, out = kv_dim; return;
-    case LinearSlot::O: in = q_dim, out = H; return;
-    case LinearSlot::Gate:
-    case LinearSlot::Up: in = H, out = I; return;
-    case LinearSlot::Down: in = I, out = H; return;
-  }
-}
 
 }  // namespace
 
@@ -72,7 +59,7 @@ LoraLinears<T>::LoraLinears(const LlamaConfig& model, const LoraConfig& config, 
   config.validate();
   std::vector<LinearSlot> targets = config.targets;
   std::sort(targets.begin(), targets.end());
-  for (int s = 0; s < kNumLinearSlots; ++s) linear_shape(model, LinearSlot(s), slot_in_[s], slot_out_[s]);
+  for (int s = 0; s < kNumLinearSlots; ++s) linear_slot_shape(model, LinearSlot(s), slot_in_[s], slot_out_[s]);
   module_at_.assign(size_t(num_layers_) * kNumLinearSlots, -1);
   nf4_.resize(module_at_.size());
   size_t total = 0;
@@ -278,10 +265,10 @@ std::shared_ptr<LoraAdapter> attach_lora(Model& model, const LoraConfig& config)
     const ParameterLayout& layout = model.layout();
     for (int64_t l = 0; l < model.config().num_layers; ++l) {
       const LayerParamOffsets& o = layout.layers[size_t(l)];
-      const size_t offsets[kNumLinearSlots] = {o.q, o.k, o.v, o.o, o.gate, o.up, o.down};
       for (int s = 0; s < kNumLinearSlots; ++s) {
-        if (offsets[s] == kNoParam) throw Error("attach_lora: the model's fp32 Linear weights were already released");
-        adapter->linears().quantize_base(l, LinearSlot(s), model.parameters() + offsets[s]);
+        const size_t offset = linear_slot_offset(o, LinearSlot(s));
+        if (offset == kNoParam) throw Error("attach_lora: the model's fp32 Linear weights were already released");
+        adapter->linears().quantize_base(l, LinearSlot(s), model.parameters() + offset);
       }
     }
     model.transformer().release_linear_weights();

@@ -468,29 +468,18 @@ bool GpuModel::holds_linear_weights() const {
 }
 
 namespace {
-size_t slot_offset(const LayerParamOffsets& o, LinearSlot slot) {
-  const size_t offsets[kNumLinearSlots] = {o.q, o.k, o.v, o.o, o.gate, o.up, o.down};
-  return offsets[int(slot)];
-}
-
 // Elements of decoder Linear `slot`'s weight.
 int64_t slot_numel(const LlamaConfig& c, LinearSlot slot) {
-  const int64_t H = c.hidden_size, I = c.intermediate_size;
-  const int64_t q_dim = c.num_heads * c.head_dim, kv_dim = c.num_kv_heads * c.head_dim;
-  switch (slot) {
-    case LinearSlot::Q:
-    case LinearSlot::O: return H * q_dim;
-    case LinearSlot::K:
-    case LinearSlot::V: return H * kv_dim;
-    default: return H * I;
-  }
+  int64_t in = 0, out = 0;
+  linear_slot_shape(c, slot, in, out);
+  return in * out;
 }
 }  // namespace
 
 void GpuModel::linear_weight(int64_t layer, LinearSlot slot, bf16* dst) {
   Impl& m = *impl_;
   if (layer < 0 || layer >= m.config.num_layers) throw Error("linear_weight: no layer " + std::to_string(layer));
-  const size_t held = slot_offset(m.layout.layers[size_t(layer)], slot);
+  const size_t held = linear_slot_offset(m.layout.layers[size_t(layer)], slot);
   const std::string where = "layer " + std::to_string(layer) + " " + linear_slot_name(slot);
   const int64_t numel = slot_numel(m.config, slot);
   if (held != kNoParam) {
@@ -499,7 +488,7 @@ void GpuModel::linear_weight(int64_t layer, LinearSlot slot, bf16* dst) {
   }
   const Impl::LinearSource& src = m.linear_source;
   if (!src.active()) throw Error(where + ": the bf16 weight was released and the model has no source for it");
-  const size_t full_offset = slot_offset(src.full_layout.layers[size_t(layer)], slot);
+  const size_t full_offset = linear_slot_offset(src.full_layout.layers[size_t(layer)], slot);
   if (src.random) init_normal_bf16(dst, numel, src.std, src.seed, uint64_t(full_offset));
   else upload_rounded(dst, src.host->params() + full_offset, size_t(numel));
 }

@@ -42,19 +42,6 @@ using lora_detail::LoraWeights;
 
 namespace {
 
-void linear_shape(const LlamaConfig& c, LinearSlot slot, int64_t& in, int64_t& out) {
-  const int64_t H = c.hidden_size, I = c.intermediate_size;
-  const int64_t q_dim = c.num_heads * c.head_dim, kv_dim = c.num_kv_heads * c.head_dim;
-  switch (slot) {
-    case LinearSlot::Q: in = H, out = q_dim; return;
-    case LinearSlot::K:
-    case LinearSlot::V: in = H, out = kv_dim; return;
-    case LinearSlot::O: in = q_dim, out = H; return;
-    case LinearSlot::Gate:
-    case LinearSlot::Up: in = H, out = I; return;
-    case LinearSlot::Down: in = I, out = H; return;
-  }
-}
 
 constexpr int64_t kNf4Blocksize = 64;    // QLoRA / bitsandbytes defaults (quant/nf4.h)
 constexpr int64_t kNf4Blocksize2 = 256;
@@ -183,9 +170,7 @@ struct GpuLora::Impl {
     bf16* params_bf16 = model.params();
     for (int64_t l = 0; l < num_layers; ++l) {
       const LayerParamOffsets& o = layout.layers[size_t(l)];
-      const size_t offsets[kNumLinearSlots] = {o.q, o.k, o.v, o.o, o.gate, o.up, o.down};
       for (int s = 0; s < kNumLinearSlots; ++s) {
-
         auto q = std::make_unique<Nf4Weight>();
         q->numel = slot_in[s] * slot_out[s];
         const int64_t blocks = (q->numel + kNf4Blocksize - 1) / kNf4Blocksize;
@@ -193,7 +178,7 @@ struct GpuLora::Impl {
         q->absmax_codes.resize(size_t(blocks), "NF4 absmax codes");
         q->absmax2.resize(size_t((blocks + kNf4Blocksize2 - 1) / kNf4Blocksize2), "NF4 absmax2");
         const bf16* source = dequantized.data();
-        if (held) source = params_bf16 + offsets[s];
+        if (held) source = params_bf16 + linear_slot_offset(o, LinearSlot(s));
         else model.linear_weight(l, LinearSlot(s), dequantized.data());
         nf4_quantize_bf16(q->packed.data(), absmax.data(), source, q->numel, kNf4Blocksize);
         q->offset = nf4_double_quantize(q->absmax_codes.data(), q->absmax2.data(), absmax.data(), code8.data(), blocks,
@@ -219,7 +204,7 @@ GpuLora::GpuLora(GpuModel& model, const GpuLoraConfig& config) : impl_(std::make
   const LlamaConfig& mc = model.config();
   s.num_layers = mc.num_layers;
   s.scaling = float(config.rslora ? config.alpha / std::sqrt(double(config.rank)) : config.alpha / double(config.rank));
-  for (int i = 0; i < kNumLinearSlots; ++i) linear_shape(mc, LinearSlot(i), s.slot_in[i], s.slot_out[i]);
+  for (int i = 0; i < kNumLinearSlots; ++i) linear_slot_shape(mc, LinearSlot(i), s.slot_in[i], s.slot_out[i]);
   s.module_at.assign(size_t(s.num_layers) * kNumLinearSlots, -1);
   for (int64_t l = 0; l < s.num_layers; ++l)
     for (LinearSlot slot : targets) {
