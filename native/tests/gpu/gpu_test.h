@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "../check.h"
+#include "gpu/device_memory.h"
 #include "gpu/dialect.h"
 
 namespace tunesmith_test {
@@ -21,6 +22,29 @@ std::vector<GpuTestCase>& gpu_test_cases();
 inline bool register_gpu_test(const char* name, std::function<void()> run) {
   gpu_test_cases().push_back({name, std::move(run)});
   return true;
+}
+
+// bf16 values on the host, as the card stores them (round to nearest even).
+inline float round_bf16(float v) { return tunesmith::gpu::bf16_to_float(tunesmith::gpu::float_to_bf16(v)); }
+inline std::vector<tunesmith::gpu::bf16> to_bf16(const std::vector<float>& v) {
+  std::vector<tunesmith::gpu::bf16> out(v.size());
+  for (size_t i = 0; i < v.size(); ++i) out[i] = tunesmith::gpu::float_to_bf16(v[i]);
+  return out;
+}
+inline std::vector<float> to_float(const std::vector<tunesmith::gpu::bf16>& v) {
+  std::vector<float> out(v.size());
+  for (size_t i = 0; i < v.size(); ++i) out[i] = tunesmith::gpu::bf16_to_float(v[i]);
+  return out;
+}
+// A device copy of v in bf16, and back.
+inline tunesmith::gpu::DeviceBuffer<tunesmith::gpu::bf16> upload_bf16(const std::vector<float>& v, const char* what) {
+  tunesmith::gpu::DeviceBuffer<tunesmith::gpu::bf16> d(v.size(), what);
+  const std::vector<tunesmith::gpu::bf16> h = to_bf16(v);
+  d.upload(h.data(), h.size());
+  return d;
+}
+inline std::vector<float> download_bf16(const tunesmith::gpu::DeviceBuffer<tunesmith::gpu::bf16>& d) {
+  return to_float(d.download());
 }
 
 // True in the emulator build (tests may shrink shapes there: the emulator is slow).

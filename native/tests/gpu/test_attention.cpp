@@ -24,6 +24,9 @@
 using namespace tunesmith;
 using namespace tunesmith::gpu;
 using tunesmith_test::check;
+using tunesmith_test::to_bf16;
+using tunesmith_test::to_float;
+using tunesmith_test::upload_bf16;
 using tunesmith_test::fmt;
 
 namespace {
@@ -33,22 +36,6 @@ std::vector<float> random_bf16_floats(Rng& rng, size_t n, float std) {
   std::vector<float> v(n);
   for (float& x : v) x = bf16_to_float(float_to_bf16(float(rng.normal()) * std));
   return v;
-}
-std::vector<bf16> to_bf16(const std::vector<float>& v) {
-  std::vector<bf16> out(v.size());
-  for (size_t i = 0; i < v.size(); ++i) out[i] = float_to_bf16(v[i]);
-  return out;
-}
-std::vector<float> to_float(const std::vector<bf16>& v) {
-  std::vector<float> out(v.size());
-  for (size_t i = 0; i < v.size(); ++i) out[i] = bf16_to_float(v[i]);
-  return out;
-}
-DeviceBuffer<bf16> upload_bf16(const std::vector<float>& v, const char* what) {
-  DeviceBuffer<bf16> d(v.size(), what);
-  std::vector<bf16> h = to_bf16(v);
-  d.upload(h.data(), h.size());
-  return d;
 }
 // max |got − ref| / max |ref|: the error relative to the tensor's scale (elementwise relative
 // error is meaningless for gradients that cancel to ~0).

@@ -21,6 +21,7 @@
 #include "gpu/model/gpu_model.h"
 #include "gpu/train/gpu_lora.h"
 #include "gpu_test.h"
+#include "gpu_test_models.h"
 #include "model/model.h"
 #include "train/lora.h"
 #include "train/trainer.h"
@@ -28,6 +29,7 @@
 using namespace tunesmith;
 using namespace tunesmith::gpu;
 using tunesmith_test::check;
+using tunesmith_test::round_bf16;
 using tunesmith_test::fmt;
 using tunesmith_test::relative_error;
 
@@ -36,37 +38,7 @@ namespace {
 const std::vector<LinearSlot> kAllSlots = {LinearSlot::Q,    LinearSlot::K,  LinearSlot::V,   LinearSlot::O,
                                            LinearSlot::Gate, LinearSlot::Up, LinearSlot::Down};
 
-LlamaConfig tiny_config(bool qkv_bias) {
-  LlamaConfig c;
-  c.vocab_size = 96;
-  c.hidden_size = 32;
-  c.intermediate_size = 88;
-  c.num_layers = 2;
-  c.num_heads = 4;
-  c.num_kv_heads = 2;
-  c.head_dim = 8;
-  c.rms_norm_eps = 1e-5;
-  c.qkv_bias = qkv_bias;
-  return c;
-}
-
-float round_bf16(float x) { return bf16_to_float(float_to_bf16(x)); }
-
-// Weights std 0.15, norm weights 1 ± 0.2, biases ± 0.2, all bf16-representable.
-std::unique_ptr<Model> tiny_cpu_model(bool qkv_bias, uint64_t seed) {
-  auto model = Model::from_config(tiny_config(qkv_bias), seed, 0.15, 1);
-  Rng rng(seed + 100);
-  for (const ParamInfo& info : model->layout().params) {
-    const bool is_norm = info.name.find("norm") != std::string::npos;
-    const bool is_bias = info.name.size() > 5 && info.name.compare(info.name.size() - 5, 5, ".bias") == 0;
-    if (!is_norm && !is_bias) continue;
-    for (int64_t i = 0; i < info.numel; ++i)
-      model->parameters()[info.offset + size_t(i)] = float((is_norm ? 1.0 : 0.0) + 0.2 * rng.normal());
-  }
-  float* p = model->parameters();
-  for (size_t i = 0; i < model->num_parameters(); ++i) p[i] = round_bf16(p[i]);
-  return model;
-}
+LlamaConfig tiny_config(bool qkv_bias) { return tunesmith_test::tiny_gpu_test_config(qkv_bias, false); }
 
 struct Batch {
   int64_t batch = 0, seq = 0;
@@ -174,7 +146,7 @@ std::vector<float> effective_base_weight(GpuLora& lora, int64_t layer, LinearSlo
 GPU_TEST(lora_model_init_and_grads_match_cpu) {
   for (bool bias : {false, true}) {
     const std::string what = bias ? "lora (qkv bias)" : "lora";
-    auto cpu = tiny_cpu_model(bias, 21);
+    auto cpu = tunesmith_test::tiny_cpu_model(tiny_config(bias), 21);
     auto gpu = GpuModel::upload(cpu->transformer());
     auto cpu_lora = attach_lora(*cpu, cpu_config(false));
     GpuLora lora(*gpu, gpu_config(false));
@@ -232,7 +204,7 @@ GPU_TEST(lora_model_init_and_grads_match_cpu) {
 GPU_TEST(lora_model_dropout_recompute_and_eval) {
   // Dropout masks are keyed on the step, so a checkpointed backward (forward recomputed) must
   // produce exactly the gradients of the stored path; evaluation forwards use no dropout.
-  auto cpu = tiny_cpu_model(false, 23);
+  auto cpu = tunesmith_test::tiny_cpu_model(tiny_config(false), 23);
   const Batch b = make_batch(96, 1, 12, 6);
   std::vector<float> grads[2];
   std::vector<float> logits_plain;
@@ -262,7 +234,7 @@ GPU_TEST(lora_model_dropout_recompute_and_eval) {
 }
 
 GPU_TEST(qlora_model_matches_cpu) {
-  auto cpu = tiny_cpu_model(false, 31);
+  auto cpu = tunesmith_test::tiny_cpu_model(tiny_config(false), 31);
   // What a plain LoRA adds to the device, for the memory check below.
   int64_t lora_added = 0;
   {
@@ -330,7 +302,7 @@ GPU_TEST(qlora_model_matches_cpu) {
 GPU_TEST(lora_adamw_tracks_cpu_trainer) {
   for (bool qlora : {false, true}) {
     const std::string what = qlora ? "qlora" : "lora";
-    auto cpu = tiny_cpu_model(false, 41);
+    auto cpu = tunesmith_test::tiny_cpu_model(tiny_config(false), 41);
     auto gpu = GpuModel::upload(cpu->transformer());
     auto cpu_lora = attach_lora(*cpu, cpu_config(qlora));
     GpuLora lora(*gpu, gpu_config(qlora));
@@ -372,7 +344,7 @@ GPU_TEST(lora_adamw_tracks_cpu_trainer) {
 // same NF4 base (same logits, bit for bit) as one quantized from held weights, and the card's peak
 // while attaching never includes the whole bf16 model.
 GPU_TEST(qlora_streaming_quantization) {
-  auto cpu = tiny_cpu_model(false, 41);
+  auto cpu = tunesmith_test::tiny_cpu_model(tiny_config(false), 41);
   const Batch b = make_batch(96, 1, 12, 9);
   std::vector<float> held_logits;
   int64_t held_peak = 0;

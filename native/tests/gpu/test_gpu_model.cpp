@@ -25,6 +25,7 @@
 #include "gpu/philox.h"
 #include "gpu/train/gpu_trainer.h"
 #include "gpu_test.h"
+#include "gpu_test_models.h"
 #include "model/model.h"
 #include "train/lisa.h"
 #include "train/trainer.h"
@@ -32,53 +33,19 @@
 using namespace tunesmith;
 using namespace tunesmith::gpu;
 using tunesmith_test::check;
+using tunesmith_test::round_bf16;
 using tunesmith_test::fmt;
 using tunesmith_test::relative_error;
 
 namespace {
 
-LlamaConfig tiny_config(bool bias_and_tied) {
-  LlamaConfig c;
-  c.vocab_size = 96;
-  c.hidden_size = 32;
-  c.intermediate_size = 88;
-  c.num_layers = 2;
-  c.num_heads = 4;
-  c.num_kv_heads = 2;
-  c.head_dim = 8;
-  c.rms_norm_eps = 1e-5;
-  c.qkv_bias = bias_and_tied;
-  c.tie_word_embeddings = bias_and_tied;
-  return c;
-}
-
-float round_bf16(float x) { return bf16_to_float(float_to_bf16(x)); }
-
-// A CPU model whose parameters are exactly representable in bf16. Tiny models get weights with
-// std 0.15 and non-trivial norm weights and biases, so every gradient path carries signal.
-std::unique_ptr<Model> tiny_cpu_model(bool bias_and_tied, uint64_t seed) {
-  auto model = Model::from_config(tiny_config(bias_and_tied), seed, 0.15, 1);
-  Rng rng(seed + 100);
-  for (const ParamInfo& info : model->layout().params) {
-    const bool is_norm = info.name.find("norm") != std::string::npos;
-    const bool is_bias = info.name.size() > 5 && info.name.compare(info.name.size() - 5, 5, ".bias") == 0;
-    if (!is_norm && !is_bias) continue;
-    for (int64_t i = 0; i < info.numel; ++i)
-      model->parameters()[info.offset + size_t(i)] = float((is_norm ? 1.0 : 0.0) + 0.2 * rng.normal());
-  }
-  return model;
-}
-
-void round_params(Model& model) {
-  float* p = model.parameters();
-  for (size_t i = 0; i < model.num_parameters(); ++i) p[i] = round_bf16(p[i]);
-}
+LlamaConfig tiny_config(bool bias_and_tied) { return tunesmith_test::tiny_gpu_test_config(bias_and_tied, bias_and_tied); }
 
 std::unique_ptr<Model> stories_model() {
   const std::string dir = assets_dir() + "/models/stories260K-hf";
   if (!path_exists(dir + "/model.safetensors")) return nullptr;
   auto model = Model::load(dir, 1);
-  round_params(*model);
+  tunesmith_test::round_params_to_bf16(*model);
   return model;
 }
 
@@ -200,14 +167,12 @@ void parity(const std::string& what, Model& cpu, const Batch& b, double grad_tol
 }  // namespace
 
 GPU_TEST(model_parity_tiny) {
-  auto cpu = tiny_cpu_model(false, 1);
-  round_params(*cpu);
+  auto cpu = tunesmith_test::tiny_cpu_model(tiny_config(false), 1);
   parity("tiny model", *cpu, make_batch(96, 2, 12, 7), 3e-2, true);
 }
 
 GPU_TEST(model_parity_tiny_bias_tied) {
-  auto cpu = tiny_cpu_model(true, 2);
-  round_params(*cpu);
+  auto cpu = tunesmith_test::tiny_cpu_model(tiny_config(true), 2);
   parity("tiny model, qkv bias + tied embeddings", *cpu, make_batch(96, 1, 12, 8), 3e-2, false);
 }
 
@@ -220,8 +185,7 @@ GPU_TEST(model_parity_stories260k) {
 GPU_TEST(model_head_chunks) {
   // Chunked head (5 rows at a time, last chunk partial) against one chunk: the logits are the same
   // products row by row; the lm_head gradient sums chunks in another order (fp32: ~1e-6).
-  auto cpu = tiny_cpu_model(false, 3);
-  round_params(*cpu);
+  auto cpu = tunesmith_test::tiny_cpu_model(tiny_config(false), 3);
   const Batch b = make_batch(96, 1, 12, 9);
   auto gpu = GpuModel::upload(cpu->transformer());
   gpu->set_trainable({{0, gpu->layout().total}});
@@ -241,8 +205,7 @@ GPU_TEST(model_head_chunks) {
 }
 
 GPU_TEST(model_perturbation_and_random) {
-  auto cpu = tiny_cpu_model(true, 4);
-  round_params(*cpu);
+  auto cpu = tunesmith_test::tiny_cpu_model(tiny_config(true), 4);
   const Batch b = make_batch(96, 1, 16, 10);
   auto gpu = GpuModel::upload(cpu->transformer());
   const std::vector<float> before = gpu->download_params();
@@ -282,7 +245,7 @@ GPU_TEST(model_perturbation_and_random) {
 }
 
 GPU_TEST(model_release_linear_weights) {
-  auto cpu = tiny_cpu_model(false, 5);
+  auto cpu = tunesmith_test::tiny_cpu_model(tiny_config(false), 5);
   auto gpu = GpuModel::upload(cpu->transformer());
   cpu->transformer().release_linear_weights();
   gpu->release_linear_weights();
@@ -316,8 +279,7 @@ GPU_TEST(model_release_linear_weights) {
 }
 
 GPU_TEST(trainer_full_tracks_cpu) {
-  auto cpu = tiny_cpu_model(true, 6);
-  round_params(*cpu);
+  auto cpu = tunesmith_test::tiny_cpu_model(tiny_config(true), 6);
   const Batch b = make_batch(96, 1, 16, 12);
   auto gpu = GpuModel::upload(cpu->transformer());
   TrainOptions o;
@@ -351,8 +313,7 @@ GPU_TEST(trainer_full_tracks_cpu) {
 }
 
 GPU_TEST(trainer_lisa_tracks_cpu_and_memory) {
-  auto cpu = tiny_cpu_model(false, 7);
-  round_params(*cpu);
+  auto cpu = tunesmith_test::tiny_cpu_model(tiny_config(false), 7);
   const Batch b = make_batch(96, 1, 16, 13);
   auto gpu = GpuModel::upload(cpu->transformer());
   // Allocate the shape's training buffers first, so the trainer's own bytes can be measured.
@@ -404,8 +365,7 @@ GPU_TEST(trainer_lisa_tracks_cpu_and_memory) {
 }
 
 GPU_TEST(trainer_zo_sgd) {
-  auto cpu = tiny_cpu_model(false, 8);
-  round_params(*cpu);
+  auto cpu = tunesmith_test::tiny_cpu_model(tiny_config(false), 8);
   const Batch b = make_batch(96, 1, 16, 14);
   auto gpu = GpuModel::upload(cpu->transformer());
   GpuTrainConfig g;
@@ -489,7 +449,7 @@ GPU_TEST(trainer_methods_and_schedule) {
 GPU_TEST(trainer_lora_and_qlora) {
   // The adapter paths of the trainer: the base stays bit-identical, the loss falls (LoRA), and
   // QLoRA's NF4 base gives a loss close to the bf16 base's (4-bit weights: a few percent).
-  auto cpu = tiny_cpu_model(false, 9);
+  auto cpu = tunesmith_test::tiny_cpu_model(tiny_config(false), 9);
   const Batch b = make_batch(96, 1, 8, 16);
   double first_loss[2] = {0, 0};
   for (int q = 0; q < 2; ++q) {

@@ -27,14 +27,15 @@
 using namespace tunesmith;
 using namespace tunesmith::gpu;
 using tunesmith_test::check;
+using tunesmith_test::round_bf16;
+using tunesmith_test::upload_bf16;
+using tunesmith_test::download_bf16;
 using tunesmith_test::fmt;
 using tunesmith_test::gpu_emulated;
 
 namespace {
 
 constexpr double kBf16Rounding = 1.0 / 256.0;  // 2^-8: one round-to-nearest to bf16, relative
-
-float round_bf16(float v) { return bf16_to_float(float_to_bf16(v)); }
 
 std::vector<float> random_normal(Rng& rng, size_t n, double stddev = 1.0, bool bf16_round = true) {
   std::vector<float> v(n);
@@ -45,20 +46,6 @@ std::vector<float> random_normal(Rng& rng, size_t n, double stddev = 1.0, bool b
   return v;
 }
 
-DeviceBuffer<bf16> upload_bf16(const std::vector<float>& v, const char* what) {
-  std::vector<bf16> h(v.size());
-  for (size_t i = 0; i < v.size(); ++i) h[i] = float_to_bf16(v[i]);
-  DeviceBuffer<bf16> d(v.size(), what);
-  d.upload(h.data(), h.size());
-  return d;
-}
-
-std::vector<float> download_bf16(const DeviceBuffer<bf16>& d) {
-  const std::vector<bf16> h = d.download();
-  std::vector<float> v(h.size());
-  for (size_t i = 0; i < h.size(); ++i) v[i] = bf16_to_float(h[i]);
-  return v;
-}
 
 template <typename T>
 DeviceBuffer<T> upload(const std::vector<T>& v, const char* what) {

@@ -12,6 +12,8 @@
 using namespace tunesmith;
 using namespace tunesmith::gpu;
 using tunesmith_test::check;
+using tunesmith_test::to_bf16;
+using tunesmith_test::to_float;
 using tunesmith_test::fmt;
 using tunesmith_test::relative_error;
 
@@ -33,18 +35,6 @@ std::vector<float> normal_floats(Rng& rng, size_t n, double scale = 1.0) {
   std::vector<float> v(n);
   for (float& x : v) x = float(scale * rng.normal());
   return v;
-}
-
-std::vector<bf16> to_bf16(const std::vector<float>& v) {
-  std::vector<bf16> out(v.size());
-  for (size_t i = 0; i < v.size(); ++i) out[i] = float_to_bf16(v[i]);
-  return out;
-}
-
-std::vector<float> to_float(const std::vector<bf16>& v) {
-  std::vector<float> out(v.size());
-  for (size_t i = 0; i < v.size(); ++i) out[i] = bf16_to_float(v[i]);
-  return out;
 }
 
 // The bf16 value below |f| (truncation) in bits; stochastic rounding yields it or the next one up.

@@ -9,22 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { estimateTrainingMemory, type EstimateInput, type TrainMethod } from '../../../main/estimate/memory-estimate.js';
-import { modelShapeFromConfig, type ModelShape } from '../../../main/estimate/model-shape.js';
+import type { ModelShape } from '../../../main/estimate/model-shape.js';
 import { packagePath } from '../../../main/paths.js';
+import { llama7b } from '../../helpers/llama7b.js';
 
 const GB = 1e9;
 
-const llama7b = modelShapeFromConfig({
-  model_type: 'llama',
-  hidden_size: 4096,
-  intermediate_size: 11008,
-  num_hidden_layers: 32,
-  num_attention_heads: 32,
-  num_key_value_heads: 32,
-  vocab_size: 32000,
-  max_position_embeddings: 4096,
-  tie_word_embeddings: false,
-});
 
 /** What bench_gpu writes: its config block and one row per (method, seq). */
 interface BenchRow {

@@ -10,20 +10,9 @@ import { checkFit, estimateTrainingMemory, TRAIN_METHODS, type EstimateInput, ty
 import { ModelConfigError, modelShapeFromConfig, parameterCount, type ModelShape } from '../../../main/estimate/model-shape.js';
 import { packagePath } from '../../../main/paths.js';
 import { haveAssets, stories260K } from '../../helpers/assets.js';
+import { llama7b } from '../../helpers/llama7b.js';
 import { tempHome } from '../../helpers/temp-home.js';
 
-// Llama 2 7B's config.json.
-const llama7b = modelShapeFromConfig({
-  model_type: 'llama',
-  hidden_size: 4096,
-  intermediate_size: 11008,
-  num_hidden_layers: 32,
-  num_attention_heads: 32,
-  num_key_value_heads: 32,
-  vocab_size: 32000,
-  max_position_embeddings: 4096,
-  tie_word_embeddings: false,
-});
 
 describe('model shape and parameter count', () => {
   it('counts Llama 2 7B as 6.74 billion parameters, untied head included', () => {
