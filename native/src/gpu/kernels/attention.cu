@@ -227,6 +227,27 @@ struct Chunks {
   static constexpr int STRIDE = CW + 1;  // rows read by lane index
 };
 
+// One head-dim chunk of the backward's two score products, for this warp's kRowsPerWarp rows
+// against the lane's column: s[r] += a_rows[row0 + r]·a_lane and dp[r] += b_rows[row0 + r]·b_lane
+// over cw bf16 pairs. Row operands are staged with stride C::CW, lane operands with the odd stride
+// C::STRIDE (read by lane: no bank conflicts). The dK/dV kernel passes keys/values as rows and
+// queries/dO as lanes, the dQ kernel the other way round.
+template <typename C>
+TS_DEVICE void accumulate_score_pairs(float (&s)[kRowsPerWarp], float (&dp)[kRowsPerWarp], const unsigned* a_rows,
+                                      const unsigned* b_rows, const unsigned* a_lane, const unsigned* b_lane, int row0,
+                                      int lane, int cw) {
+  for (int c = 0; c < cw; ++c) {
+    const unsigned aw = a_lane[lane * C::STRIDE + c], bw = b_lane[lane * C::STRIDE + c];
+    const float a_lo = lo_half(aw), a_hi = hi_half(aw), b_lo = lo_half(bw), b_hi = hi_half(bw);
+    TS_ATTN_UNROLL
+    for (int r = 0; r < kRowsPerWarp; ++r) {
+      const unsigned ar = a_rows[(row0 + r) * C::CW + c], br = b_rows[(row0 + r) * C::CW + c];
+      s[r] += lo_half(ar) * a_lo + hi_half(ar) * a_hi;
+      dp[r] += lo_half(br) * b_lo + hi_half(br) * b_hi;
+    }
+  }
+}
+
 // dK, dV for 32 keys of kv head g: loops over the query heads of the group and the query tiles that
 // can see the keys. Lane = query in the score phase; lane = pair of the head dim when accumulating.
 template <int HD_MAX>
@@ -299,16 +320,7 @@ __global__ void __launch_bounds__(kThreads)
           load_pairs(q_s, C::STRIDE, qb, q_row, i0, seq, d0, cw, hd);
           load_pairs(do_s, C::STRIDE, dob, q_row, i0, seq, d0, cw, hd);
           __syncthreads();
-          for (int c = 0; c < cw; ++c) {
-            const unsigned qw = q_s[lane * C::STRIDE + c], ow = do_s[lane * C::STRIDE + c];
-            const float q_lo = lo_half(qw), q_hi = hi_half(qw), o_lo = lo_half(ow), o_hi = hi_half(ow);
-            TS_ATTN_UNROLL
-            for (int r = 0; r < kRowsPerWarp; ++r) {
-              const unsigned kw = k_s[(row0 + r) * C::CW + c], vw = v_s[(row0 + r) * C::CW + c];
-              s[r] += lo_half(kw) * q_lo + hi_half(kw) * q_hi;
-              dp[r] += lo_half(vw) * o_lo + hi_half(vw) * o_hi;
-            }
-          }
+          accumulate_score_pairs<C>(s, dp, k_s, v_s, q_s, do_s, row0, lane, cw);
         }
       }
       // P and dS (zero where masked).
@@ -435,16 +447,7 @@ __global__ void __launch_bounds__(kThreads)
         load_pairs(k_s, C::STRIDE, kb, kv_row, k0, seq, d0, cw, hd);
         load_pairs(v_s, C::STRIDE, vb, kv_row, k0, seq, d0, cw, hd);
         __syncthreads();
-        for (int c = 0; c < cw; ++c) {
-          const unsigned kw = k_s[lane * C::STRIDE + c], vw = v_s[lane * C::STRIDE + c];
-          const float k_lo = lo_half(kw), k_hi = hi_half(kw), v_lo = lo_half(vw), v_hi = hi_half(vw);
-          TS_ATTN_UNROLL
-          for (int r = 0; r < kRowsPerWarp; ++r) {
-            const unsigned qw = q_s[(row0 + r) * C::CW + c], ow = do_s[(row0 + r) * C::CW + c];
-            s[r] += lo_half(qw) * k_lo + hi_half(qw) * k_hi;
-            dp[r] += lo_half(ow) * v_lo + hi_half(ow) * v_hi;
-          }
-        }
+        accumulate_score_pairs<C>(s, dp, q_s, do_s, k_s, v_s, row0, lane, cw);
       }
     }
     const int64_t j = k0 + lane;

@@ -146,6 +146,13 @@ struct GpuLora::Impl {
     return d;
   }
 
+  // Replaces `count` adapter values at `offset` (A or B of one module); the bf16 copies follow.
+  void write_params(const char* what, size_t offset, int64_t count, const std::vector<float>& values) {
+    if (int64_t(values.size()) != count) throw Error(std::string("GpuLora::") + what + ": wrong size");
+    copy_to_device(params.data() + offset, values.data(), values.size() * sizeof(float));
+    params16_stale = true;
+  }
+
   void check_shape(int64_t layer, LinearSlot slot, int64_t in, int64_t out, const char* what) const {
     if (layer < 0 || layer >= num_layers || in != slot_in[int(slot)] || out != slot_out[int(slot)])
       throw Error(std::string("GpuLora::") + what + ": layer " + std::to_string(layer) + " " + linear_slot_name(slot) +
@@ -293,52 +300,51 @@ void GpuLora::adamw_step(const AdamWHyper& h) {
   s.params16_stale = true;
 }
 
+namespace {
+
+// count fp32 values at `offset` of a LoRA buffer (parameters or gradients), to the host.
+std::vector<float> read_floats(const DeviceBuffer<float>& from, size_t offset, int64_t count) {
+  std::vector<float> out(static_cast<size_t>(count));
+  copy_to_host(out.data(), from.data() + offset, out.size() * sizeof(float));
+  return out;
+}
+
+}  // namespace
+
 std::vector<float> GpuLora::download_a(int64_t layer, LinearSlot slot) const {
   const Impl& s = *impl_;
   const Impl::Module& mod = s.require(layer, slot, "download_a");
-  std::vector<float> out(size_t(s.config.rank * mod.in));
-  copy_to_host(out.data(), s.params.data() + mod.a, out.size() * sizeof(float));
-  return out;
+  return read_floats(s.params, mod.a, s.config.rank * mod.in);
 }
 
 std::vector<float> GpuLora::download_b(int64_t layer, LinearSlot slot) const {
   const Impl& s = *impl_;
   const Impl::Module& mod = s.require(layer, slot, "download_b");
-  std::vector<float> out(size_t(mod.out * s.config.rank));
-  copy_to_host(out.data(), s.params.data() + mod.b, out.size() * sizeof(float));
-  return out;
-}
-
-void GpuLora::upload_a(int64_t layer, LinearSlot slot, const std::vector<float>& a) {
-  Impl& s = *impl_;
-  const Impl::Module& mod = s.require(layer, slot, "upload_a");
-  if (int64_t(a.size()) != s.config.rank * mod.in) throw Error("GpuLora::upload_a: wrong size");
-  copy_to_device(s.params.data() + mod.a, a.data(), a.size() * sizeof(float));
-  s.params16_stale = true;
-}
-
-void GpuLora::upload_b(int64_t layer, LinearSlot slot, const std::vector<float>& b) {
-  Impl& s = *impl_;
-  const Impl::Module& mod = s.require(layer, slot, "upload_b");
-  if (int64_t(b.size()) != mod.out * s.config.rank) throw Error("GpuLora::upload_b: wrong size");
-  copy_to_device(s.params.data() + mod.b, b.data(), b.size() * sizeof(float));
-  s.params16_stale = true;
+  return read_floats(s.params, mod.b, mod.out * s.config.rank);
 }
 
 std::vector<float> GpuLora::download_grad_a(int64_t layer, LinearSlot slot) const {
   const Impl& s = *impl_;
   const Impl::Module& mod = s.require(layer, slot, "download_grad_a");
-  std::vector<float> out(size_t(s.config.rank * mod.in));
-  copy_to_host(out.data(), s.grads.data() + mod.a, out.size() * sizeof(float));
-  return out;
+  return read_floats(s.grads, mod.a, s.config.rank * mod.in);
 }
 
 std::vector<float> GpuLora::download_grad_b(int64_t layer, LinearSlot slot) const {
   const Impl& s = *impl_;
   const Impl::Module& mod = s.require(layer, slot, "download_grad_b");
-  std::vector<float> out(size_t(mod.out * s.config.rank));
-  copy_to_host(out.data(), s.grads.data() + mod.b, out.size() * sizeof(float));
-  return out;
+  return read_floats(s.grads, mod.b, mod.out * s.config.rank);
+}
+
+void GpuLora::upload_a(int64_t layer, LinearSlot slot, const std::vector<float>& a) {
+  Impl& s = *impl_;
+  const Impl::Module& mod = s.require(layer, slot, "upload_a");
+  s.write_params("upload_a", mod.a, s.config.rank * mod.in, a);
+}
+
+void GpuLora::upload_b(int64_t layer, LinearSlot slot, const std::vector<float>& b) {
+  Impl& s = *impl_;
+  const Impl::Module& mod = s.require(layer, slot, "upload_b");
+  s.write_params("upload_b", mod.b, mod.out * s.config.rank, b);
 }
 
 int64_t GpuLora::quantized_base_bytes() const {
