@@ -8,6 +8,7 @@ import { listExamples } from '../../../db/examples.js';
 import { exportDatasetJsonl, writeDatasetJsonl } from '../../data/export-dataset.js';
 import type { FieldMapping } from '../../data/field-mapping.js';
 import { importDataset, ImportRejectedError, type ImportOptions } from '../../data/import-dataset.js';
+import { refuseIfDatasetInUse } from '../../jobs/live-runs.js';
 import { RECORD_FORMATS, type RecordFormat } from '../../data/record-formats.js';
 import { formatIssue } from '../../data/row-issue.js';
 import { contextLengthCheck, templateExample, templateStopToken } from '../../data/templated-example.js';
@@ -266,6 +267,7 @@ export const dataCommand: CliCommand = {
         const { positionals } = parseOptions(rest, {}, true);
         const id = parseId(positionals[0], 'data rm');
         return withDb(io, (db) => {
+          refuseIfDatasetInUse(db, id);
           if (!deleteDataset(db, id)) throw new Error(`no dataset ${id} (see "tunesmith data list")`);
           io.out(`removed dataset ${id}`);
           return 0;
