@@ -27,6 +27,7 @@ export function processStartToken(pid: number): string | null {
   }
   // Field 2 (the command name) is in parentheses and may itself hold spaces or ')': split after the last ')'.
   const afterName = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  if (afterName[0] === 'Z') return null; // a zombie has exited; only its parent has not collected it yet
   const startTicks = afterName[22 - 3]; // fields are numbered from 1; afterName[0] is field 3
   return startTicks === undefined ? null : `${bootId}:${startTicks}`;
 }
