@@ -2,12 +2,12 @@
 // handlers of app-context.ts and share its database, supervisor and event hub.
 import { existsSync } from 'node:fs';
 import type { Db } from '../../db/database.js';
-import { deleteDataset, listDatasets } from '../../db/datasets.js';
+import { listDatasets } from '../../db/datasets.js';
 import { chatPrompt } from '../chat/chat-prompt.js';
 import { inspectDataset } from '../data/dataset-view.js';
 import { previewDataFile } from '../data/detect-format.js';
 import { importInWorker } from '../data/import-in-worker.js';
-import { refuseIfDatasetInUse } from '../jobs/live-runs.js';
+import { removeDataset } from '../data/remove-dataset.js';
 import type { BuiltinTemplateName } from '../model/chat-template.js';
 import { inspectModelFolder, ModelFolderError } from '../model/inspect-model.js';
 import type { GenerateResult } from '../trainer/jobs/generate.js';
@@ -88,8 +88,7 @@ export function wizardHandlers(deps: { db: Db; databasePath: string; supervisor:
       return { ...view, dataset: datasetOut(view.dataset) };
     },
     'datasets.remove': async ({ id }) => {
-      refuseIfDatasetInUse(db, id);
-      if (!deleteDataset(db, id)) throw new ApiError('not_found', `no dataset with id ${id}`);
+      if (!removeDataset(db, id)) throw new ApiError('not_found', `no dataset with id ${id}`);
       return { removed: true as const };
     },
     'chat.generate': async ({ streamId, model, message, template, maxTokens, temperature, seed, adapter, quant }) => {

@@ -46,11 +46,18 @@ export class JobService {
   ) {}
 
   start(spec: UserJobSpec, name?: string, options: StartOptions = {}): Run {
-    const training = spec.kind === 'train' ? this.checkTrainingInputs(spec, options) : null;
-    // This process supervises the job (its trainer process dies with it), so it owns the run.
-    const run = createRun(this.db, { kind: spec.kind, name: name ?? defaultName(spec), spec, owner: thisProcessOwner() });
-    if (training) setRunTrainingInfo(this.db, run.id, training);
-    markRunStarted(this.db, run.id);
+    // Checked and recorded in one immediate transaction: of two processes starting into one run
+    // folder, or one starting on a dataset another removes, the second sees the first's outcome.
+    const run = this.db
+      .transaction(() => {
+        const training = spec.kind === 'train' ? this.checkTrainingInputs(spec, options) : null;
+        // This process supervises the job (its trainer process dies with it), so it owns the run.
+        const created = createRun(this.db, { kind: spec.kind, name: name ?? defaultName(spec), spec, owner: thisProcessOwner() });
+        if (training) setRunTrainingInfo(this.db, created.id, training);
+        markRunStarted(this.db, created.id);
+        return created;
+      })
+      .immediate();
     this.emitState(run.id);
     const eta = new EtaEstimator();
     const job = this.supervisor.start(spec, {

@@ -19,7 +19,7 @@ export function describeLiveRun(run: ActiveRun): string {
 }
 
 /** The live training run writing into `dir`, if any. */
-export function liveRunInFolder(db: Db, dir: string): ActiveRun | undefined {
+function liveRunInFolder(db: Db, dir: string): ActiveRun | undefined {
   const d = resolve(dir);
   return liveRuns(db).find((r) => r.kind === 'train' && typeof (r.spec as { out?: unknown }).out === 'string' && resolve((r.spec as { out: string }).out) === d);
 }

@@ -143,9 +143,8 @@ describe.skipIf(!haveAssets)('a run belongs to one process, one folder and one d
   it('a copied run folder resumes into the copy, leaving the original untouched; a moved one resumes', () => {
     const file = join(tmp.dir, 'copy.jsonl');
     writeFileSync(file, rows(12));
-    const datasetId = datasetIdOf(cli('data', 'import', file).stdout);
     const original = join(tmp.dir, 'original-run');
-    const trained = cli('train', ...small, '--dataset', String(datasetId), '--steps', '4', '--checkpoint-every', '2', '--out', original);
+    const trained = cli('train', ...small, '--data', file, '--steps', '4', '--checkpoint-every', '2', '--out', original);
     expect(trained.code, trained.stderr).toBe(0);
     expect(JSON.parse(readFileSync(join(original, 'run.json'), 'utf8'))).toMatchObject({ format: 2, spec: { out: '.', model: stories260K } });
     rmSync(join(original, 'model'), { recursive: true }); // as a run that stopped after its step-2 checkpoint
@@ -172,9 +171,10 @@ describe.skipIf(!haveAssets)('a run belongs to one process, one folder and one d
   it('a checkpoint does not resume on a dataset that changed under the same id', () => {
     const file = join(tmp.dir, 'hashed.jsonl');
     writeFileSync(file, rows(12));
-    const datasetId = datasetIdOf(cli('data', 'import', file).stdout);
     const dir = join(tmp.dir, 'hashed-run');
-    expect(cli('train', ...small, '--dataset', String(datasetId), '--steps', '4', '--checkpoint-every', '2', '--out', dir).code).toBe(0);
+    const trained = cli('train', ...small, '--data', file, '--steps', '4', '--checkpoint-every', '2', '--out', dir);
+    expect(trained.code, trained.stderr).toBe(0);
+    const datasetId = Number(/imported .* as dataset (\d+)/.exec(trained.stdout)![1]);
     rmSync(join(dir, 'model'), { recursive: true }); // as a run that stopped after its step-2 checkpoint
     const sidecar = join(dir, 'checkpoints', 'step-00000002.ckpt.json');
     const hash = (JSON.parse(readFileSync(sidecar, 'utf8')) as { datasetHash: string }).datasetHash;
