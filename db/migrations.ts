@@ -136,4 +136,14 @@ export const migrations: Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: 'run owners',
+    up: `
+      -- The process that supervises a queued or running run (its trainer process dies with it). A run
+      -- is only declared abandoned once this process is gone; see main/system/process-identity.ts.
+      ALTER TABLE runs ADD COLUMN owner_pid INTEGER;
+      ALTER TABLE runs ADD COLUMN owner_started TEXT; -- when that process started (null: unknown on this OS)
+    `,
+  },
 ];

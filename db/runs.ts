@@ -44,10 +44,16 @@ function fromRaw(r: RawRun): RunRow {
   };
 }
 
-export function createRun(db: Db, run: { kind: string; name: string; spec: unknown }): RunRow {
+/** The process that supervises a run; `started` tells it apart from a later process given the same id (null: unknown). */
+export interface RunOwner {
+  pid: number;
+  started: string | null;
+}
+
+export function createRun(db: Db, run: { kind: string; name: string; spec: unknown; owner?: RunOwner }): RunRow {
   const info = db
-    .prepare(`INSERT INTO runs (kind, name, spec_json, state) VALUES (?, ?, ?, 'queued')`)
-    .run(run.kind, run.name, JSON.stringify(run.spec));
+    .prepare(`INSERT INTO runs (kind, name, spec_json, state, owner_pid, owner_started) VALUES (?, ?, ?, 'queued', ?, ?)`)
+    .run(run.kind, run.name, JSON.stringify(run.spec), run.owner?.pid ?? null, run.owner?.started ?? null);
   return getRun(db, Number(info.lastInsertRowid))!;
 }
 
@@ -75,15 +81,28 @@ export function markRunEnded(
   ).run(end.state, end.error ?? null, end.result === undefined ? null : JSON.stringify(end.result), id);
 }
 
+/** A queued or running run with the process that owns it (null for runs recorded before owners were). */
+export type ActiveRun = RunRow & { owner: RunOwner | null };
+
+export function listActiveRuns(db: Db): ActiveRun[] {
+  const rows = db.prepare(`SELECT * FROM runs WHERE state IN ('queued', 'running') ORDER BY id`).all() as (RawRun & {
+    owner_pid: number | null;
+    owner_started: string | null;
+  })[];
+  return rows.map((r) => ({ ...fromRaw(r), owner: r.owner_pid === null ? null : { pid: r.owner_pid, started: r.owner_started } }));
+}
+
 /**
- * Runs left 'queued' or 'running' by an app that died cannot still be going: mark them failed so
- * history tells the truth. Called once when the app starts.
+ * Runs left 'queued' or 'running' by a process that is gone cannot still be going: mark them failed
+ * so history tells the truth. Runs whose owner lives are left alone, whichever process asks: another
+ * app, server or CLI command may share this home while they train. A run with no recorded owner
+ * counts as abandoned. Returns how many were marked.
  */
-export function failOrphanedRuns(db: Db): number {
-  return db
-    .prepare(
-      `UPDATE runs SET state = 'failed', error = 'Tunesmith stopped while this run was in progress',
-       ended_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE state IN ('queued', 'running')`,
-    )
-    .run().changes;
+export function failOrphanedRuns(db: Db, ownerIsAlive: (owner: RunOwner) => boolean): number {
+  const orphaned = listActiveRuns(db).filter((r) => r.owner === null || !ownerIsAlive(r.owner));
+  const mark = db.prepare(
+    `UPDATE runs SET state = 'failed', error = 'Tunesmith stopped while this run was in progress',
+     ended_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ? AND state IN ('queued', 'running')`,
+  );
+  return db.transaction(() => orphaned.reduce((n, r) => n + mark.run(r.id).changes, 0))();
 }

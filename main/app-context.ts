@@ -15,6 +15,7 @@ import { EventHub } from './api/event-hub.js';
 import { JobService } from './jobs/job-service.js';
 import { homeLayout, packageVersion, type HomeLayout } from './paths.js';
 import { hostInfo } from './system/host-info.js';
+import { ownerIsAlive } from './system/process-identity.js';
 import type { LaunchTrainer } from './trainer/launcher.js';
 import { Supervisor } from './trainer/supervisor.js';
 
@@ -40,7 +41,7 @@ export function createAppContext(options: {
   mkdirSync(layout.runs, { recursive: true });
   mkdirSync(layout.exports, { recursive: true });
   const db = openDatabase(layout.database);
-  failOrphanedRuns(db);
+  failOrphanedRuns(db, ownerIsAlive);
   const hub = new EventHub();
   const supervisor = new Supervisor(options.launchTrainer, { cancelGraceMs: options.cancelGraceMs, databasePath: layout.database });
   const jobs = new JobService(db, supervisor, hub);
@@ -71,8 +72,13 @@ export function createAppContext(options: {
         engine: await engineInfo,
       };
     },
-    'runs.list': async ({ limit }) => ({ runs: listRuns(db, limit).map((r) => runView(db, r)) }),
+    // Another process sharing this home may have died mid-run since this one started: settle first.
+    'runs.list': async ({ limit }) => {
+      failOrphanedRuns(db, ownerIsAlive);
+      return { runs: listRuns(db, limit).map((r) => runView(db, r)) };
+    },
     'runs.get': async ({ id }) => {
+      failOrphanedRuns(db, ownerIsAlive);
       const run = getRun(db, id);
       if (!run) throw new ApiError('not_found', `no run with id ${id}`);
       return { run: runView(db, run), metrics: listMetrics(db, id) };

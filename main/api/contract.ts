@@ -545,6 +545,11 @@ export const methods = {
     }),
     result: z.object({ dataset: DatasetSchema, template: z.string(), examples: z.array(TemplatedViewSchema), stats: TokenStatsSchema }),
   },
+  'datasets.remove': {
+    summary: 'Removes a dataset and its examples; refused while a queued or running job uses it.',
+    params: z.object({ id: z.number().int().positive() }),
+    result: z.object({ removed: z.literal(true) }),
+  },
   'chat.generate': {
     summary: "Answer one user message with a model, through its chat template; the text streams as chat.text events with the caller's streamId, the reply comes when it ends.",
     params: z.object({

@@ -6,6 +6,7 @@ import type { Db } from '../../db/database.js';
 import { listMetrics } from '../../db/metrics.js';
 import { getRun, listRuns, type RunRow } from '../../db/runs.js';
 import type { JobService, StartOptions } from '../jobs/job-service.js';
+import { describeLiveRun, liveRuns, refuseIfRunFolderBusy } from '../jobs/live-runs.js';
 import { checkpointStep, resumeSpec } from '../train/resume-run.js';
 import { checkpointPath, listCheckpoints, runFolder } from '../train/run-folder.js';
 import { ApiError, type TrainSpec } from './contract.js';
@@ -14,6 +15,7 @@ import type { Handlers } from './dispatch.js';
 export type RunMethod = 'runs.timeline' | 'runs.checkpoints' | 'runs.resume';
 
 function trainRun(db: Db, id: number): RunRow & { spec: TrainSpec } {
+  liveRuns(db); // settles runs whose owning process is gone, so a state read below is current
   const run = getRun(db, id);
   if (!run) throw new ApiError('not_found', `no run with id ${id}`);
   if (run.kind !== 'train') throw new ApiError('bad_request', `params.runId: run ${id} is a ${run.kind} run, not a training run`);
@@ -69,9 +71,9 @@ export function runHandlers(deps: { db: Db; jobs: JobService; startOptions: () =
     },
     'runs.resume': async ({ runId, steps }) => {
       const run = trainRun(db, runId);
-      if (run.state === 'running' || run.state === 'queued') throw new ApiError('conflict', `run ${runId} is still ${run.state}: pause it first`);
-      const busy = listRuns(db, 100_000).find((r) => r.kind === 'train' && (r.state === 'running' || r.state === 'queued') && resolve((r.spec as TrainSpec).out) === resolve(run.spec.out));
-      if (busy) throw new ApiError('conflict', `run ${busy.id} is already training in ${run.spec.out}`);
+      const live = liveRuns(db).find((r) => r.id === runId);
+      if (live) throw new ApiError('conflict', `${describeLiveRun(live)}: pause it first`);
+      refuseIfRunFolderBusy(db, run.spec.out);
       let resumed;
       try {
         resumed = resumeSpec(run.spec.out, steps);

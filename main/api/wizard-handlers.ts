@@ -7,6 +7,7 @@ import { chatPrompt } from '../chat/chat-prompt.js';
 import { inspectDataset } from '../data/dataset-view.js';
 import { previewDataFile } from '../data/detect-format.js';
 import { importInWorker } from '../data/import-in-worker.js';
+import { removeDataset } from '../data/remove-dataset.js';
 import type { BuiltinTemplateName } from '../model/chat-template.js';
 import { inspectModelFolder, ModelFolderError } from '../model/inspect-model.js';
 import type { GenerateResult } from '../trainer/jobs/generate.js';
@@ -16,7 +17,7 @@ import { ApiError, type Dataset } from './contract.js';
 import type { Handlers } from './dispatch.js';
 import type { EventHub } from './event-hub.js';
 
-export type WizardMethod = 'models.inspect' | 'models.recent' | 'data.preview' | 'data.import' | 'datasets.list' | 'datasets.inspect' | 'chat.generate' | 'chat.cancel' | 'score.text';
+export type WizardMethod = 'models.inspect' | 'models.recent' | 'data.preview' | 'data.import' | 'datasets.list' | 'datasets.inspect' | 'datasets.remove' | 'chat.generate' | 'chat.cancel' | 'score.text';
 
 /** Errors that are the user's input (a wrong path, a bad file) become bad_request with their message. */
 function asBadRequest<T>(fn: () => T): T {
@@ -85,6 +86,10 @@ export function wizardHandlers(deps: { db: Db; databasePath: string; supervisor:
     'datasets.inspect': async (params) => {
       const view = asBadRequest(() => inspectDataset(db, { ...params, template: params.template as BuiltinTemplateName | 'model' | undefined }));
       return { ...view, dataset: datasetOut(view.dataset) };
+    },
+    'datasets.remove': async ({ id }) => {
+      if (!removeDataset(db, id)) throw new ApiError('not_found', `no dataset with id ${id}`);
+      return { removed: true as const };
     },
     'chat.generate': async ({ streamId, model, message, template, maxTokens, temperature, seed, adapter, quant }) => {
       if (chats.has(streamId)) throw new ApiError('conflict', `a chat stream "${streamId}" is already running`);

@@ -6,16 +6,20 @@ import { totalmem } from 'node:os';
 import { ApiError, methodFamily, type ApiEvent, type ExportSpec, type Run, type TrainSpec, type UserJobSpec } from '../api/contract.js';
 import type { EventHub } from '../api/event-hub.js';
 import type { Db } from '../../db/database.js';
-import { getDataset } from '../../db/datasets.js';
+import { getDataset, type DatasetRow } from '../../db/datasets.js';
 import { recordMetric } from '../../db/metrics.js';
 import { upsertModel } from '../../db/models.js';
 import { setRunTrainingInfo } from '../../db/run-training.js';
 import { createRun, getRun, markRunEnded, markRunStarted } from '../../db/runs.js';
+import { trainingDataHash } from '../data/content-hash.js';
+import { thisProcessOwner } from '../system/process-identity.js';
+import { readCheckpointMark } from '../train/run-folder.js';
 import type { RunningJob, Supervisor } from '../trainer/supervisor.js';
 import { basename, join, resolve } from 'node:path';
 import type { TrainingBudget } from '../estimate/training-budget.js';
 import type { ExportResult } from '../trainer/jobs/export.js';
 import { EtaEstimator } from './eta.js';
+import { refuseIfRunFolderBusy } from './live-runs.js';
 import { checkTrainMemory, refuseIfTooBig } from './memory-gate.js';
 import { recordExportRun } from './record-export.js';
 import { runView } from './run-view.js';
@@ -42,10 +46,18 @@ export class JobService {
   ) {}
 
   start(spec: UserJobSpec, name?: string, options: StartOptions = {}): Run {
-    const training = spec.kind === 'train' ? this.checkTrainingInputs(spec, options) : null;
-    const run = createRun(this.db, { kind: spec.kind, name: name ?? defaultName(spec), spec });
-    if (training) setRunTrainingInfo(this.db, run.id, training);
-    markRunStarted(this.db, run.id);
+    // Checked and recorded in one immediate transaction: of two processes starting into one run
+    // folder, or one starting on a dataset another removes, the second sees the first's outcome.
+    const run = this.db
+      .transaction(() => {
+        const training = spec.kind === 'train' ? this.checkTrainingInputs(spec, options) : null;
+        // This process supervises the job (its trainer process dies with it), so it owns the run.
+        const created = createRun(this.db, { kind: spec.kind, name: name ?? defaultName(spec), spec, owner: thisProcessOwner() });
+        if (training) setRunTrainingInfo(this.db, created.id, training);
+        markRunStarted(this.db, created.id);
+        return created;
+      })
+      .immediate();
     this.emitState(run.id);
     const eta = new EtaEstimator();
     const job = this.supervisor.start(spec, {
@@ -82,7 +94,10 @@ export class JobService {
 
   /** What can be checked before a trainer process starts: a bad path fails now, not minutes later. */
   private checkTrainingInputs(spec: TrainSpec, options: StartOptions): { method: ReturnType<typeof methodFamily>; modelId: number; datasetId: number } {
-    if (!getDataset(this.db, spec.datasetId)) throw new ApiError('not_found', `no dataset with id ${spec.datasetId}`);
+    const dataset = getDataset(this.db, spec.datasetId);
+    if (!dataset) throw new ApiError('not_found', `no dataset with id ${spec.datasetId}`);
+    refuseIfRunFolderBusy(this.db, spec.out);
+    if (spec.resumeFrom) this.checkResumeData(spec.resumeFrom, dataset);
     const configFile = join(spec.model, 'config.json');
     let config: unknown;
     try {
@@ -102,6 +117,24 @@ export class JobService {
       refuseIfTooBig(fit, budget, spec, options.overrideHint ?? null);
     }
     return { method: methodFamily(spec.method), modelId: model.id, datasetId: spec.datasetId };
+  }
+
+  /** A resumed run promises the losses of an uninterrupted one: only on the data its checkpoint was trained on. */
+  private checkResumeData(checkpoint: string, dataset: DatasetRow): void {
+    let mark;
+    try {
+      mark = readCheckpointMark(checkpoint);
+    } catch (err) {
+      throw new ApiError('bad_request', (err as Error).message);
+    }
+    if (mark.datasetHash === undefined) return; // written before checkpoints recorded it
+    const now = trainingDataHash(this.db, dataset.id);
+    if (now !== mark.datasetHash) {
+      throw new ApiError(
+        'conflict',
+        `the training data of dataset ${dataset.id} ("${dataset.name}") changed since checkpoint ${checkpoint} was written (content hash ${mark.datasetHash.slice(0, 12)}, now ${now.slice(0, 12)}): resuming needs exactly the data the run was trained on; start a new run to train on this data`,
+      );
+    }
   }
 
   cancel(runId: number): boolean {

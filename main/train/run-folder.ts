@@ -3,7 +3,7 @@
 // was), and model/ (the trained model) or adapter/ (a trained LoRA adapter), written at the end. Every file is written atomically
 // (temporary name, then rename), so a crash leaves either the old file or the new one.
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { TrainSpec } from '../api/contract.js';
 
 export interface RunFolder {
@@ -27,18 +27,55 @@ export function writeJsonAtomic(file: string, value: unknown): void {
   renameSync(tmp, file);
 }
 
+/**
+ * run.json format 2: paths inside the run folder are stored relative to it ("." for the folder
+ * itself), so a copied folder resumes into the copy and a moved one still resumes; paths outside it
+ * (the base model) stay absolute. Format 1 stored every path absolute.
+ */
+const RUN_JSON_FORMAT = 2;
+/** The spec's fields that hold paths. */
+const PATH_FIELDS = ['out', 'model', 'resumeFrom'] as const;
+
+/** `path` relative to `dir` when it lies inside it, else unchanged (absolute). */
+function relativeInside(dir: string, path: string): string {
+  const rel = relative(dir, resolve(path));
+  return rel === '' ? '.' : rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel) ? resolve(path) : rel;
+}
+
 /** A new run needs an empty folder: one run never overwrites another. */
 export function prepareNewRunFolder(folder: RunFolder, spec: TrainSpec): void {
   if (existsSync(folder.dir) && readdirSync(folder.dir).length > 0) {
     throw new Error(`the run folder ${folder.dir} already exists and is not empty: choose a new folder, or resume it with --resume`);
   }
   mkdirSync(folder.checkpoints, { recursive: true });
-  writeJsonAtomic(folder.runJson, { format: 1, spec: { ...spec, resumeFrom: undefined } });
+  const stored: Record<string, unknown> = { ...spec, resumeFrom: undefined };
+  for (const field of PATH_FIELDS) {
+    const path = stored[field];
+    if (typeof path === 'string') stored[field] = relativeInside(folder.dir, path);
+  }
+  writeJsonAtomic(folder.runJson, { format: RUN_JSON_FORMAT, spec: stored });
 }
 
+/** The run's spec, with its paths resolved against the folder run.json is in now (wherever it was written). */
 export function readRunSpec(folder: RunFolder): TrainSpec {
   if (!existsSync(folder.runJson)) throw new Error(`${folder.runJson} not found: is ${folder.dir} a Tunesmith run folder?`);
-  return (JSON.parse(readFileSync(folder.runJson, 'utf8')) as { spec: TrainSpec }).spec;
+  let parsed: { format?: unknown; spec?: Record<string, unknown> };
+  try {
+    parsed = JSON.parse(readFileSync(folder.runJson, 'utf8')) as typeof parsed;
+  } catch (err) {
+    throw new Error(`${folder.runJson}: not valid JSON (${(err as Error).message})`);
+  }
+  const spec = parsed.spec;
+  if (typeof spec !== 'object' || spec === null || typeof spec.out !== 'string') throw new Error(`${folder.runJson}: expected a "spec" object with the run's "out" folder`);
+  if (parsed.format !== 1 && parsed.format !== RUN_JSON_FORMAT) throw new Error(`${folder.runJson}: format ${String(parsed.format)} is not one this Tunesmith reads (1 or ${RUN_JSON_FORMAT})`);
+  // Format 1 paths are absolute, inside the folder where the run was started: rebase those onto this one.
+  const writtenIn = parsed.format === 1 ? resolve(spec.out) : folder.dir;
+  const resolved: Record<string, unknown> = { ...spec };
+  for (const field of PATH_FIELDS) {
+    const path = spec[field];
+    if (typeof path === 'string') resolved[field] = resolve(folder.dir, relativeInside(writtenIn, resolve(writtenIn, path)));
+  }
+  return resolved as unknown as TrainSpec;
 }
 
 export interface CheckpointMark {
@@ -48,6 +85,8 @@ export interface CheckpointMark {
   examples: number;
   datasetId: number;
   trainExamples: number;
+  /** The dataset's training data hash (trainingDataHash) when the checkpoint was written; absent in older checkpoints. */
+  datasetHash?: string;
 }
 
 export function checkpointPath(folder: RunFolder, step: number): string {

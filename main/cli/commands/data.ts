@@ -2,13 +2,14 @@
 import { resolve } from 'node:path';
 import { openDatabase, type Db } from '../../../db/database.js';
 import type { Container } from '../../../db/datasets.js';
-import { deleteDataset, getDataset, listDatasets, type DatasetRow } from '../../../db/datasets.js';
+import { getDataset, listDatasets, type DatasetRow } from '../../../db/datasets.js';
 import { getModel } from '../../../db/models.js';
 import { listExamples } from '../../../db/examples.js';
 import { exportDatasetJsonl, writeDatasetJsonl } from '../../data/export-dataset.js';
 import type { FieldMapping } from '../../data/field-mapping.js';
 import { importDataset, ImportRejectedError, type ImportOptions } from '../../data/import-dataset.js';
 import { RECORD_FORMATS, type RecordFormat } from '../../data/record-formats.js';
+import { removeDataset } from '../../data/remove-dataset.js';
 import { formatIssue } from '../../data/row-issue.js';
 import { contextLengthCheck, templateExample, templateStopToken } from '../../data/templated-example.js';
 import { datasetTokenStats } from '../../data/tokenized-dataset.js';
@@ -266,7 +267,7 @@ export const dataCommand: CliCommand = {
         const { positionals } = parseOptions(rest, {}, true);
         const id = parseId(positionals[0], 'data rm');
         return withDb(io, (db) => {
-          if (!deleteDataset(db, id)) throw new Error(`no dataset ${id} (see "tunesmith data list")`);
+          if (!removeDataset(db, id)) throw new Error(`no dataset ${id} (see "tunesmith data list")`);
           io.out(`removed dataset ${id}`);
           return 0;
         });

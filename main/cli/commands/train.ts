@@ -7,6 +7,7 @@ import { TRAIN_METHODS, TrainSpecSchema, type TrainSpec } from '../../api/contra
 import { describeIssues } from '../../api/dispatch.js';
 import { importDataset, ImportRejectedError } from '../../data/import-dataset.js';
 import type { TrainResult } from '../../trainer/jobs/train.js';
+import { refuseIfRunFolderBusy } from '../../jobs/live-runs.js';
 import { resumeSpec } from '../../train/resume-run.js';
 import { runFolder } from '../../train/run-folder.js';
 import type { AppContext } from '../../app-context.js';
@@ -198,6 +199,9 @@ async function startAndFollow(ctx: AppContext, spec: TrainSpec, json: boolean, i
 async function resumeRun(dir: string, steps: string | undefined, json: boolean, ignoreMemoryCheck: boolean, io: CliIo): Promise<number> {
   const total = steps === undefined ? undefined : parseIntOption('steps', steps, 1, 1, 10_000_000);
   const { spec, fromStep } = resumeSpec(dir, total);
-  io.out(`resuming ${runFolder(dir).dir} from step ${fromStep} of ${spec.steps}`);
-  return withContext(io, (ctx) => startAndFollow(ctx, spec, json, ignoreMemoryCheck, io));
+  return withContext(io, (ctx) => {
+    refuseIfRunFolderBusy(ctx.db, spec.out); // before saying it resumes (jobs.start checks it again)
+    io.out(`resuming ${runFolder(dir).dir} from step ${fromStep} of ${spec.steps}`);
+    return startAndFollow(ctx, spec, json, ignoreMemoryCheck, io);
+  });
 }

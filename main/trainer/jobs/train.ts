@@ -5,6 +5,7 @@
 // first, so a cancelled run can be resumed; so can one that crashed, from its last checkpoint.
 import { basename, join } from 'node:path';
 import type { TrainSpec } from '../../api/contract.js';
+import { trainingDataHash } from '../../data/content-hash.js';
 import { iterateTemplatedExamples } from '../../data/tokenized-dataset.js';
 import { loadEngine, type NativeTrainer } from '../../engine/native.js';
 import { EpochOrder, makeMicroBatch, type TrainSequence } from '../../train/batches.js';
@@ -30,7 +31,7 @@ export interface TrainResult {
 }
 
 /** The training split, tokenized; examples with nothing to learn (no target token) are dropped. */
-function loadSequences(databasePath: string | null, spec: TrainSpec, ctx: JobContext): Promise<{ sequences: TrainSequence[]; padId: number }> {
+function loadSequences(databasePath: string | null, spec: TrainSpec, ctx: JobContext): Promise<{ sequences: TrainSequence[]; padId: number; datasetHash: string }> {
   return withStoredDataset(databasePath, spec, ({ db, dataset, tokenizer, template }) => {
     const sequences: TrainSequence[] = [];
     let dropped = 0;
@@ -47,14 +48,14 @@ function loadSequences(databasePath: string | null, spec: TrainSpec, ctx: JobCon
     if (sequences.length === 0) throw new Error(`dataset ${spec.datasetId} ("${dataset.name}") has no training example with a token to learn`);
     ctx.log('info', `dataset "${dataset.name}": ${sequences.length} training examples${dropped ? `, ${dropped} without targets skipped` : ''}${truncated ? `, ${truncated} cut to ${spec.seqLen} tokens` : ''}`);
     const padId = tokenizer.eosTokenId ?? tokenizer.bosTokenId ?? 0;
-    return { sequences, padId };
+    return { sequences, padId, datasetHash: trainingDataHash(db, spec.datasetId) };
   });
 }
 
-async function writeCheckpoint(trainer: NativeTrainer, folder: RunFolder, spec: TrainSpec, step: number, examples: number, trainExamples: number): Promise<string> {
+async function writeCheckpoint(trainer: NativeTrainer, folder: RunFolder, spec: TrainSpec, step: number, examples: number, trainExamples: number, datasetHash: string): Promise<string> {
   const path = checkpointPath(folder, step);
   await trainer.saveCheckpoint(path);
-  markCheckpoint(folder, { step, examples, datasetId: spec.datasetId, trainExamples });
+  markCheckpoint(folder, { step, examples, datasetId: spec.datasetId, trainExamples, datasetHash });
   return path;
 }
 
@@ -62,7 +63,7 @@ export async function runTrain(spec: TrainSpec, ctx: JobContext, databasePath: s
   const folder = runFolder(spec.out);
   const resume = spec.resumeFrom ? readCheckpointMark(spec.resumeFrom) : null;
   if (!resume) prepareNewRunFolder(folder, spec); // fail before any work, not after it
-  const { sequences, padId } = await loadSequences(databasePath, spec, ctx);
+  const { sequences, padId, datasetHash } = await loadSequences(databasePath, spec, ctx);
   if (resume && resume.trainExamples !== sequences.length) {
     throw new Error(`dataset ${spec.datasetId} now gives ${sequences.length} training examples, the checkpoint was made with ${resume.trainExamples}: it cannot be resumed exactly`);
   }
@@ -110,7 +111,7 @@ export async function runTrain(spec: TrainSpec, ctx: JobContext, databasePath: s
     finalLoss = r.loss;
     if (r.activeParameters !== undefined) lisaTrainable = Math.max(lisaTrainable, r.activeParameters);
     if (spec.checkpointEvery > 0 && step % spec.checkpointEvery === 0 && step < spec.steps) {
-      lastCheckpoint = await writeCheckpoint(trainer, folder, spec, step, examples, sequences.length);
+      lastCheckpoint = await writeCheckpoint(trainer, folder, spec, step, examples, sequences.length, datasetHash);
     }
     const tokens = micro.reduce((n, m) => n + m.realTokens, 0);
     const tokensPerS = tokens / Math.max(seconds, 1e-9);
@@ -122,7 +123,7 @@ export async function runTrain(spec: TrainSpec, ctx: JobContext, databasePath: s
   if (lisaTrainable > 0) trainable = lisaTrainable;
   if (cancelled) {
     if (stepsDone > 0 && lastCheckpoint !== checkpointPath(folder, stepsDone)) {
-      lastCheckpoint = await writeCheckpoint(trainer, folder, spec, stepsDone, examples, sequences.length);
+      lastCheckpoint = await writeCheckpoint(trainer, folder, spec, stepsDone, examples, sequences.length, datasetHash);
       ctx.log('info', `cancelled at step ${stepsDone}; checkpoint written, resume with: tunesmith train --resume ${folder.dir}`);
     }
     return { runDir: folder.dir, model: null, adapter: null, trainableParameters: trainable, stepsDone, finalLoss, examples: sequences.length, cancelled: true, lastCheckpoint };

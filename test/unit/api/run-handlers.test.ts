@@ -52,7 +52,13 @@ describe.skipIf(!haveAssets)('runs.resume, runs.timeline, runs.checkpoints, expo
     });
     await seen;
     expect(await call('runs.checkpoints', { runId: run.id })).toMatchObject({ resumable: false, reason: 'the run is still going' });
-    await expect(call('runs.resume', { runId: run.id })).rejects.toThrow(/conflict: run \d+ is still running: pause it first/);
+    const stillRunning = `run ${run.id} \\(".*"\\) is still running \\(owned by process ${process.pid}\\)`;
+    await expect(call('runs.resume', { runId: run.id })).rejects.toThrow(new RegExp(`conflict: ${stillRunning}: pause it first`));
+    await expect(call('jobs.start', { spec: lora(out, 10) })).rejects.toThrow(new RegExp(`conflict: ${stillRunning} in ${out}: a run folder takes one run at a time`));
+    await expect(call('datasets.remove', { id: datasetId })).rejects.toThrow(new RegExp(`conflict: dataset ${datasetId} is in use: ${stillRunning}; cancel it`));
+    // Another app on the same home (a CLI command, a second window) leaves a run with a live owner alone.
+    createAppContext({ home: join(home.dir, 'home'), mode: 'cli', launchTrainer: forkLauncher(trainerEntry()) }).close();
+    expect((await call<{ run: Run }>('runs.get', { id: run.id })).run.state).toBe('running');
     await call('jobs.cancel', { runId: run.id });
     const paused = await settled(run.id);
     expect(paused.state).toBe('cancelled');
@@ -134,6 +140,15 @@ describe.skipIf(!haveAssets)('runs.resume, runs.timeline, runs.checkpoints, expo
       again.close();
     }
     await expect(call('runs.resume', { runId: 424242 })).rejects.toThrow(/not_found: no run with id 424242/);
+  });
+
+  it('datasets.remove removes a dataset no job uses, and says when there is none', async () => {
+    const file = join(home.dir, 'spare.jsonl');
+    writeFileSync(file, Array.from({ length: 4 }, (_, i) => JSON.stringify({ instruction: `Spare ${i}?`, input: '', output: 'Yes.' })).join('\n') + '\n');
+    const { id } = (await call<{ dataset: { id: number } }>('data.import', { file })).dataset;
+    expect(await call('datasets.remove', { id })).toEqual({ removed: true });
+    expect((await call<{ datasets: { id: number }[] }>('datasets.list', {})).datasets.map((d) => d.id)).not.toContain(id);
+    await expect(call('datasets.remove', { id })).rejects.toThrow(new RegExp(`not_found: no dataset with id ${id}`));
   });
 
   it('jobs.start refuses a training run that will not fit, naming a setting that would', async () => {

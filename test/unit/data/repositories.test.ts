@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadAdapterTensors, listAdapterTensors, saveAdapter, getAdapter, deleteAdapter } from '../../../db/adapters.js';
 import { latestCheckpoint, listCheckpoints, recordCheckpoint } from '../../../db/checkpoints.js';
 import { openDatabase, schemaVersion, type Db } from '../../../db/database.js';
+import { migrations } from '../../../db/migrations.js';
 import { deleteDataset, getDataset, listDatasets } from '../../../db/datasets.js';
 import { assignSplits, countExamples, exampleIds, listExamples } from '../../../db/examples.js';
 import { resplitDataset } from '../../../main/data/resplit-dataset.js';
@@ -29,8 +30,8 @@ afterAll(() => {
 });
 
 describe('data-layer repositories', () => {
-  it('migrates to version 2 with foreign keys on and WAL', () => {
-    expect(schemaVersion(db)).toBe(2);
+  it('migrates to the latest version with foreign keys on and WAL', () => {
+    expect(schemaVersion(db)).toBe(migrations.length);
     expect(db.pragma('foreign_keys', { simple: true })).toBe(1);
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
   });

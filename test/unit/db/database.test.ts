@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { migrate, openDatabase, schemaVersion, type Db } from '../../../db/database.js';
 import { listMetrics, recordMetric } from '../../../db/metrics.js';
 import { migrations } from '../../../db/migrations.js';
-import { createRun, failOrphanedRuns, getRun, listRuns, markRunEnded, markRunStarted } from '../../../db/runs.js';
+import { createRun, failOrphanedRuns, getRun, listActiveRuns, markRunEnded, markRunStarted, type RunOwner } from '../../../db/runs.js';
 import { tempHome } from '../../helpers/temp-home.js';
 
 describe('database', () => {
@@ -75,13 +75,34 @@ describe('database', () => {
     expect(() => recordMetric(db, 999, { step: 1, loss: 1 })).toThrow(/FOREIGN KEY/);
   });
 
-  it('marks runs left running by a dead app as failed', () => {
-    const a = createRun(db, { kind: 'selftest', name: 'a', spec: {} });
-    markRunStarted(db, a.id);
-    const b = createRun(db, { kind: 'selftest', name: 'b', spec: {} });
-    markRunEnded(db, b.id, { state: 'succeeded' });
-    expect(failOrphanedRuns(db)).toBe(1);
-    expect(getRun(db, a.id)).toMatchObject({ state: 'failed', error: expect.stringContaining('stopped') });
-    expect(listRuns(db).map((r) => r.id)).toEqual([b.id, a.id]);
+  it('marks failed only the runs whose owning process is gone', () => {
+    const live = { pid: 101, started: 'a' };
+    const gone = { pid: 102, started: 'b' };
+    const alive = (o: RunOwner) => o.pid === live.pid && o.started === live.started;
+    const running = (name: string, owner?: RunOwner) => {
+      const r = createRun(db, { kind: 'selftest', name, spec: {}, owner });
+      markRunStarted(db, r.id);
+      return r.id;
+    };
+    const ownedByLive = running('live', live);
+    const queuedByLive = createRun(db, { kind: 'selftest', name: 'queued', spec: {}, owner: live }).id;
+    const ownedByGone = running('gone', gone);
+    const reusedPid = running('same pid, another process', { pid: live.pid, started: 'older' });
+    const noOwner = running('recorded before owners were');
+    const ended = createRun(db, { kind: 'selftest', name: 'done', spec: {}, owner: gone });
+    markRunEnded(db, ended.id, { state: 'succeeded' });
+
+    expect(failOrphanedRuns(db, alive)).toBe(3);
+    expect(getRun(db, ownedByLive)!.state).toBe('running');
+    expect(getRun(db, queuedByLive)!.state).toBe('queued');
+    for (const id of [ownedByGone, reusedPid, noOwner]) {
+      expect(getRun(db, id)).toMatchObject({ state: 'failed', error: expect.stringContaining('stopped') });
+    }
+    expect(getRun(db, ended.id)!.state).toBe('succeeded');
+    expect(listActiveRuns(db).map((r) => [r.id, r.owner])).toEqual([
+      [ownedByLive, live],
+      [queuedByLive, live],
+    ]);
+    expect(failOrphanedRuns(db, alive)).toBe(0);
   });
 });
