@@ -3,13 +3,16 @@
 // the script that made them: test/fixtures/engine-config, tools/fixtures/make_config_layout_fixtures.py.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { loadEngine } from '../../../main/engine/native.js';
 import { packageRoot } from '../../../main/paths.js';
 import { relativeError } from '../../helpers/safetensors.js';
+import { tempHome } from '../../helpers/temp-home.js';
 
 const engine = loadEngine();
 const fixtures = join(packageRoot(), 'test', 'fixtures', 'engine-config');
+const tmp = tempHome();
+afterAll(() => tmp.cleanup());
 
 interface Expected {
   tokens: number[];
@@ -34,4 +37,16 @@ describe('models saved by transformers 5', () => {
       expect(relativeError(logits, expected.logits)).toBeLessThan(LOGIT_TOLERANCE);
     });
   }
+
+  it('a merged export rewrites the dtype key the base states (dtype here), leaving none stale', async () => {
+    const base = join(fixtures, 'llama3_scaling');
+    const model = await engine.loadModel(base);
+    await model.attachLora({ targets: 'all-linear', r: 2, alpha: 2 });
+    const out = join(tmp.dir, 'merged');
+    await model.saveMerged(base, out, { dtype: 'bf16' });
+    const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as Record<string, unknown>;
+    expect(config).toMatchObject({ dtype: 'bfloat16', rope_parameters: { rope_type: 'llama3' } });
+    expect(config['torch_dtype']).toBeUndefined(); // as transformers 5 itself saves it
+    expect((await engine.checkModel(out)).dtype).toBe('bfloat16');
+  });
 });
