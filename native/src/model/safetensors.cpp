@@ -29,9 +29,11 @@ size_t first_non_finite(const float* values, size_t count) {
   auto non_finite = [&](size_t i) {
     uint32_t bits;
     std::memcpy(&bits, values + i, sizeof bits);
-    return (bits & 0x7f800000u) == 0x7f800000u;
+    return uint32_t((bits & 0x7f800000u) == 0x7f800000u);
   };
-  bool any = false;  // a branch-free pass first (vectorized); the index only when something is wrong
+  // A branch-free pass first, OR-ing integers (a bool accumulator keeps GCC from vectorizing it);
+  // the index is searched only when something is wrong.
+  uint32_t any = 0;
   for (size_t i = 0; i < count; ++i) any |= non_finite(i);
   if (!any) return count;
   size_t i = 0;
