@@ -163,10 +163,11 @@ int64_t read_sliding_window(const JsonValue& root, const LlamaConfig& c, const s
   const int64_t window = get_int(root, "sliding_window", source, false, 0);
   const JsonValue* window_value = root.find("sliding_window");
   const bool stated = window_value && !window_value->is_null();
-  if (stated && window <= 0) throw Error(source + ": sliding_window must be positive or null, found " + std::to_string(window));
-  if (c.model_type == "mistral") return stated ? window : 0;
+  const bool used = stated && (c.model_type == "mistral" || get_bool(root, "use_sliding_window", source, false));
+  if (!used) return 0;
+  if (window <= 0) throw Error(source + ": sliding_window must be positive or null, found " + std::to_string(window));
+  if (c.model_type == "mistral") return window;
 
-  if (!stated || !get_bool(root, "use_sliding_window", source, false)) return 0;
   int64_t windowed = 0;
   std::string first_full;
   if (const JsonValue* types = root.find("layer_types"); types && !types->is_null()) {
