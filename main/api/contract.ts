@@ -210,11 +210,15 @@ export type UserJobSpec = z.infer<typeof UserJobSpecSchema>;
 
 /** Internal jobs the app runs for itself or answers at once (not recorded in run history). */
 export const SystemProbeSpecSchema = z.object({ kind: z.literal('system') });
+/** The engine's own load-time checks of a model folder (config, safetensors headers, tensor shapes and dtypes), without reading weights. */
+export const CheckModelSpecSchema = z.object({ kind: z.literal('check-model'), model: modelDir });
+export type CheckModelSpec = z.infer<typeof CheckModelSpecSchema>;
 export const JobSpecSchema = z.discriminatedUnion('kind', [
   SelfTestSpecSchema,
   TrainSpecSchema,
   EvaluateSpecSchema,
   SystemProbeSpecSchema,
+  CheckModelSpecSchema,
   ScoreSpecSchema,
   GenerateSpecSchema,
   ExportSpecSchema,
@@ -288,7 +292,7 @@ export const ModelSummarySchema = z.object({
   name: z.string(),
   shape: ModelShapeSchema,
   parameters: z.object({ total: z.number(), embedding: z.number(), perLayer: z.number(), head: z.number() }),
-  /** torch_dtype from config.json (the engine computes in fp32 whatever it is). */
+  /** dtype (transformers 5) or torch_dtype from config.json (the engine computes in fp32 whatever it is). */
   dtype: z.string().nullable(),
   weightFiles: z.array(z.string()),
   weightBytes: z.number(),

@@ -46,13 +46,20 @@ async function outcomeOf(job: RunningJob): Promise<unknown> {
   return outcome.result;
 }
 
+/** The engine's load-time checks of a model folder, in a trainer process (the engine stays out of this one). */
+async function checkModelInTrainer(supervisor: Supervisor, dir: string): Promise<void> {
+  const outcome = await supervisor.start({ kind: 'check-model', model: dir }).done;
+  if (outcome.state === 'failed') throw new Error(outcome.error);
+  if (outcome.state === 'cancelled') throw new Error(`the check of ${dir} was stopped`);
+}
+
 export function wizardHandlers(deps: { db: Db; databasePath: string; supervisor: Supervisor; hub: EventHub }): Pick<Handlers, WizardMethod> {
   const { db, supervisor, hub } = deps;
   const chats = new Map<string, RunningJob>();
   return {
     'models.inspect': async ({ path }) => {
       try {
-        return { model: inspectModelFolder(db, path) };
+        return { model: await inspectModelFolder(db, path, (dir) => checkModelInTrainer(supervisor, dir)) };
       } catch (err) {
         if (err instanceof ModelFolderError) throw new ApiError('bad_request', err.message);
         throw new ApiError('bad_request', `${path}: ${(err as Error).message}`);

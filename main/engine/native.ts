@@ -28,6 +28,8 @@ export interface ModelConfig extends Omit<ModelShape, 'qkvBias' | 'oBias'> {
   ropeTheta: number;
   rmsNormEps: number;
   bosTokenId: number;
+  /** The weights' dtype as config.json states it (`dtype`, else `torch_dtype`); null when it does not. */
+  dtype: string | null;
   eosTokenIds: number[];
 }
 
@@ -141,6 +143,8 @@ export interface NativeTrainer {
 export interface NativeEngine {
   engineInfo(): EngineInfo;
   loadModel(dir: string, options?: { threads?: number }): Promise<NativeModel>;
+  /** What loadModel checks before reading any weight (config.json, safetensors headers, every tensor's dtype and shape), from the headers alone. */
+  checkModel(dir: string): Promise<ModelConfig>;
   /** Random weights (normal, std initStd; norms 1) for a config.json text: tests and benchmarks. */
   createRandomModel(configJson: string, options?: { seed?: number; initStd?: number; threads?: number }): Promise<NativeModel>;
   Trainer: new (model: NativeModel, options: TrainerOptions) => NativeTrainer;

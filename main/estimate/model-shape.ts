@@ -1,6 +1,7 @@
 // The shape of a Llama-family model as config.json declares it, read the way the engine reads it
-// (native/src/model/config.cpp): same defaults, same supported architectures. Pure TypeScript with
-// no Node imports, so the renderer bundles it for the live memory estimate.
+// (native/src/model/config.cpp): same defaults, same supported architectures, the same keys of
+// transformers 4 and 5 layouts with the same precedence. Pure TypeScript with no Node imports, so
+// the renderer bundles it for the live memory estimate.
 
 export const SUPPORTED_MODEL_TYPES = ['llama', 'mistral', 'qwen2'] as const;
 
@@ -49,6 +50,55 @@ function positive(key: string, v: number): number {
   return v;
 }
 
+/** RoPE as the engine implements it. */
+export const SUPPORTED_ROPE_TYPES = ['default', 'linear', 'llama3'] as const;
+
+export interface RopeSettings {
+  type: (typeof SUPPORTED_ROPE_TYPES)[number];
+  theta: number;
+}
+
+function ropeDict(c: Json, key: 'rope_parameters' | 'rope_scaling'): RopeSettings & { factor: unknown } {
+  const d = c[key];
+  if (typeof d !== 'object' || Array.isArray(d) || d === null) throw new ModelConfigError(key, `"${key}" must be an object or null, found ${JSON.stringify(d)}`);
+  const dict = d as Json;
+  const type = dict['rope_type'] ?? dict['type'] ?? 'default';
+  if (typeof type !== 'string' || !(SUPPORTED_ROPE_TYPES as readonly string[]).includes(type)) {
+    throw new ModelConfigError(`${key}.rope_type`, `${key}.rope_type ${JSON.stringify(type)} is not supported (the engine implements ${SUPPORTED_ROPE_TYPES.join(', ')})`);
+  }
+  const theta = dict['rope_theta'] ?? c['rope_theta'] ?? 10000;
+  if (typeof theta !== 'number') throw new ModelConfigError(`${key}.rope_theta`, `${key}.rope_theta must be a number, found ${JSON.stringify(theta)}`);
+  return { type: type as RopeSettings['type'], theta, factor: dict['factor'] };
+}
+
+/**
+ * RoPE from `rope_parameters` (transformers 5) or the older `rope_theta` / `rope_scaling`; the
+ * dictionary's rope_theta wins over a top-level one, and two dictionaries must agree.
+ */
+export function ropeFromConfig(config: Json): RopeSettings {
+  const hasParams = config['rope_parameters'] !== undefined && config['rope_parameters'] !== null;
+  const hasScaling = config['rope_scaling'] !== undefined && config['rope_scaling'] !== null;
+  const params = hasParams ? ropeDict(config, 'rope_parameters') : null;
+  const scaling = hasScaling ? ropeDict(config, 'rope_scaling') : null;
+  if (params && scaling && (params.type !== scaling.type || params.theta !== scaling.theta || params.factor !== scaling.factor)) {
+    throw new ModelConfigError('rope_parameters', `rope_parameters and rope_scaling describe different RoPE (rope_type "${params.type}" vs "${scaling.type}"); keep only rope_parameters`);
+  }
+  const chosen = params ?? scaling;
+  if (chosen) return { type: chosen.type, theta: chosen.theta };
+  const theta = config['rope_theta'] ?? 10000;
+  if (typeof theta !== 'number') throw new ModelConfigError('rope_theta', `field "rope_theta" must be a number, found ${JSON.stringify(theta)}`);
+  return { type: 'default', theta };
+}
+
+/** The weights' dtype as config.json states it: `dtype` (transformers 5), else `torch_dtype`; null when neither. */
+export function dtypeFromConfig(config: Json): string | null {
+  for (const key of ['dtype', 'torch_dtype']) {
+    const v = config[key];
+    if (typeof v === 'string') return v;
+  }
+  return null;
+}
+
 export function modelShapeFromConfig(config: unknown): ModelShape {
   if (config === null || typeof config !== 'object' || Array.isArray(config)) throw new ModelConfigError('', 'config.json is not a JSON object');
   const c = config as Json;
@@ -58,7 +108,11 @@ export function modelShapeFromConfig(config: unknown): ModelShape {
     throw new ModelConfigError('model_type', `unsupported architecture model_type "${modelType}" (supported: ${SUPPORTED_MODEL_TYPES.join(', ')})`);
   }
   const act = c['hidden_act'];
-  if (typeof act === 'string' && act !== 'silu') throw new ModelConfigError('hidden_act', `unsupported hidden_act "${act}" (only silu)`);
+  // transformers' ACT2FN maps both names to SiLU, the engine's only activation.
+  if (act !== undefined && act !== null && act !== 'silu' && act !== 'swish') {
+    throw new ModelConfigError('hidden_act', `unsupported hidden_act ${JSON.stringify(act)} (the engine implements silu/swish only)`);
+  }
+  ropeFromConfig(c); // refuses RoPE the engine does not implement before any estimate is shown
   if (c['mlp_bias'] === true) throw new ModelConfigError('mlp_bias', 'mlp_bias=true is not supported');
   const hiddenSize = positive('hidden_size', int(c, 'hidden_size'));
   const numHeads = positive('num_attention_heads', int(c, 'num_attention_heads'));

@@ -1,12 +1,13 @@
 // What the Model step shows about a local Hugging Face folder, and every reason it cannot be used,
-// each naming the file and what was expected. Recording it in the models table makes it a recent
-// model.
+// each naming the file and what was expected. The engine's own load-time checks run too (in the
+// trainer process, through `checkWithEngine`), so a folder shown as usable is one `score` and
+// training will load. Recording it in the models table makes it a recent model.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Db } from '../../db/database.js';
 import type { ModelSummary } from '../api/contract.js';
 import { templateStopToken } from '../data/templated-example.js';
-import { ModelConfigError, modelShapeFromConfig, parameterCount } from '../estimate/model-shape.js';
+import { dtypeFromConfig, ModelConfigError, modelShapeFromConfig, parameterCount } from '../estimate/model-shape.js';
 import { openModelForData } from './model-folder.js';
 
 /** The folder cannot be used; the message says which file and what was expected. */
@@ -35,7 +36,12 @@ function weightFiles(dir: string): string[] {
   );
 }
 
-export function inspectModelFolder(db: Db, path: string): ModelSummary {
+/**
+ * `checkWithEngine(dir)` runs the engine's checks of the folder (config, safetensors headers,
+ * tensor shapes and dtypes) and rejects with the engine's message; it runs after the checks here,
+ * which name what is missing in the user's terms, and before the folder is recorded.
+ */
+export async function inspectModelFolder(db: Db, path: string, checkWithEngine: (dir: string) => Promise<void>): Promise<ModelSummary> {
   const dir = resolve(path);
   if (!existsSync(dir)) throw new ModelFolderError(`${dir} does not exist: expected a Hugging Face model folder`);
   if (!statSync(dir).isDirectory()) throw new ModelFolderError(`${dir} is a file: choose the folder that holds config.json`);
@@ -61,6 +67,11 @@ export function inspectModelFolder(db: Db, path: string): ModelSummary {
   }
   const files = weightFiles(dir);
   const weightBytes = files.reduce((n, f) => n + statSync(join(dir, f)).size, 0);
+  try {
+    await checkWithEngine(dir);
+  } catch (err) {
+    throw new ModelFolderError((err as Error).message);
+  }
   const opened = openModelForData(db, dir);
   const stop = templateStopToken(opened.tokenizer, opened.template);
   const warnings: string[] = [];
@@ -77,7 +88,7 @@ export function inspectModelFolder(db: Db, path: string): ModelSummary {
     name: dir.split(/[\\/]/).pop() ?? dir,
     shape,
     parameters: { total: counts.total, embedding: counts.embedding, perLayer: counts.perLayer, head: counts.head },
-    dtype: typeof config['torch_dtype'] === 'string' ? config['torch_dtype'] : null,
+    dtype: dtypeFromConfig(config),
     weightFiles: files,
     weightBytes,
     chatTemplate: { own: opened.tokenizer.chatTemplate !== null, used: opened.template.name, stopToken: stop.token },

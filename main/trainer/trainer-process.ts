@@ -3,6 +3,7 @@
 // it into a failed job.
 import { connectToParent } from './child-channel.js';
 import type { JobContext } from './jobs/job-context.js';
+import { runCheckModel } from './jobs/check-model.js';
 import { runChoiceEval } from './jobs/choice-eval.js';
 import { runEvaluate } from './jobs/evaluate.js';
 import { runExport } from './jobs/export.js';
@@ -34,6 +35,8 @@ async function run(message: Extract<ToTrainer, { type: 'run' }>): Promise<unknow
   switch (spec.kind) {
     case 'system':
       return runSystemProbe();
+    case 'check-model':
+      return runCheckModel(spec);
     case 'selftest':
       return runSelfTest(spec, ctx);
     case 'score':

@@ -54,6 +54,7 @@ Napi::Object config_to_js(Napi::Env env, const tunesmith::LlamaConfig& c) {
   o.Set("rmsNormEps", c.rms_norm_eps);
   o.Set("tieWordEmbeddings", c.tie_word_embeddings);
   o.Set("bosTokenId", static_cast<double>(c.bos_token_id));
+  o.Set("dtype", c.dtype.empty() ? env.Null() : Napi::String::New(env, c.dtype));
   Napi::Array eos = Napi::Array::New(env, c.eos_token_ids.size());
   for (size_t i = 0; i < c.eos_token_ids.size(); ++i) eos.Set(static_cast<uint32_t>(i), static_cast<double>(c.eos_token_ids[i]));
   o.Set("eosTokenIds", eos);

@@ -1,4 +1,4 @@
-// Node-API exports for models: loadModel, createRandomModel, memoryStats and the Model and Trainer
+// Node-API exports for models: loadModel, checkModel, createRandomModel, memoryStats and the Model and Trainer
 // classes (model_wrap.h, trainer_binding.cpp).
 #include "model_binding.h"
 
@@ -9,6 +9,7 @@
 #include "async_work.h"
 #include "convert.h"
 #include "model/config.h"
+#include "model/weights_loader.h"
 #include "model_wrap.h"
 #include "trainer_binding.h"
 
@@ -53,6 +54,19 @@ Napi::Value CreateRandomModel(const Napi::CallbackInfo& info) {
   });
 }
 
+// checkModel(dir) -> Promise<ModelConfig>: everything loadModel checks before reading a weight
+// (config.json, safetensors headers, each tensor's presence, dtype and shape), reading headers
+// only, so a folder of any size is vetted in milliseconds.
+Napi::Value CheckModel(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsString()) throw Napi::TypeError::New(env, "checkModel(dir: string) expected");
+  const std::string dir = info[0].As<Napi::String>().Utf8Value();
+  auto config = std::make_shared<tunesmith::LlamaConfig>();
+  return PromiseWorker::run(
+      env, [dir, config]() { *config = tunesmith::check_model_folder(dir); },
+      [config](Napi::Env env) { return config_to_js(env, *config); });
+}
+
 Napi::Value MemoryStats(const Napi::CallbackInfo& info) { return memory_to_js(info.Env()); }
 
 void register_model_binding(Napi::Env env, Napi::Object exports) {
@@ -62,6 +76,7 @@ void register_model_binding(Napi::Env env, Napi::Object exports) {
   exports.Set("Trainer", trainer);
   exports.Set("loadModel", Napi::Function::New(env, LoadModel));
   exports.Set("createRandomModel", Napi::Function::New(env, CreateRandomModel));
+  exports.Set("checkModel", Napi::Function::New(env, CheckModel));
   exports.Set("memoryStats", Napi::Function::New(env, MemoryStats));
   Napi::Object classes = Napi::Object::New(env);
   classes.Set("Model", model);

@@ -176,7 +176,7 @@ int main() {
                  parse_llama_config(R"({"model_type":"llama","hidden_size":16,"intermediate_size":8,
                    "num_hidden_layers":1,"num_attention_heads":4,"vocab_size":5,"rope_scaling":{"rope_type":"yarn","factor":2}})", "c.json");
                },
-               {"unsupported rope_scaling type 'yarn'"});
+               {"rope_scaling.rope_type 'yarn' is not supported"});
   expect_error("token id out of range", [&] { loaded->logits({1, 2, 99}, 1, 3); }, {"token id 99", "vocabulary"});
 
   // Qwen2 and llama3 rope parsing.

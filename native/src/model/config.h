@@ -1,5 +1,7 @@
 // Llama-family model configuration read from a Hugging Face config.json (model_type llama,
-// mistral, qwen2), and the RoPE inverse frequencies it implies.
+// mistral, qwen2) in the layout of transformers 4 (top-level rope_theta / rope_scaling, torch_dtype)
+// or 5 (rope_parameters, dtype), and the RoPE inverse frequencies it implies. Settings that change
+// the arithmetic and that the engine does not implement are refused, naming the key.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -31,7 +33,8 @@ struct LlamaConfig {
   bool tie_word_embeddings = false;
   bool qkv_bias = false;  // qwen2, or llama attention_bias
   bool o_bias = false;    // llama attention_bias
-  int64_t sliding_window = 0;  // 0 = full causal attention
+  int64_t sliding_window = 0;  // 0 = full causal attention, else the window of every layer
+  std::string dtype;           // the weights' dtype as config.json states it ("" when it does not)
   int64_t bos_token_id = -1;
   std::vector<int64_t> eos_token_ids;
 

@@ -1,5 +1,6 @@
 #include "model/safetensors.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -19,6 +20,46 @@ int64_t element_bytes(const std::string& dtype) {
   if (dtype == "F16" || dtype == "BF16" || dtype == "I16" || dtype == "U16") return 2;
   if (dtype == "I8" || dtype == "U8" || dtype == "BOOL" || dtype == "F8_E4M3" || dtype == "F8_E5M2") return 1;
   return -1;
+}
+
+// Index of the first NaN or infinity in values[0, count), or count. Tests the exponent bits (all
+// ones) rather than std::isfinite so the check survives any floating-point compiler flags, and
+// so the loop vectorizes.
+size_t first_non_finite(const float* values, size_t count) {
+  auto non_finite = [&](size_t i) {
+    uint32_t bits;
+    std::memcpy(&bits, values + i, sizeof bits);
+    return uint32_t((bits & 0x7f800000u) == 0x7f800000u);
+  };
+  // A branch-free pass first, OR-ing integers (a bool accumulator keeps GCC from vectorizing it);
+  // the index is searched only when something is wrong.
+  uint32_t any = 0;
+  for (size_t i = 0; i < count; ++i) any |= non_finite(i);
+  if (!any) return count;
+  size_t i = 0;
+  while (!non_finite(i)) ++i;
+  return i;
+}
+
+// Two tensors whose byte ranges share bytes would alias each other: a writer bug or a forged file.
+void refuse_overlaps(const std::vector<SafetensorsEntry>& entries, const uint8_t* data_block, const std::string& path) {
+  std::vector<const SafetensorsEntry*> by_start;
+  for (const SafetensorsEntry& e : entries)
+    if (e.nbytes > 0) by_start.push_back(&e);
+  std::sort(by_start.begin(), by_start.end(),
+            [](const SafetensorsEntry* a, const SafetensorsEntry* b) { return a->data < b->data; });
+  for (size_t i = 1; i < by_start.size(); ++i) {
+    const SafetensorsEntry& prev = *by_start[i - 1];
+    const SafetensorsEntry& next = *by_start[i];
+    if (next.data < prev.data + prev.nbytes) {
+      auto range = [&](const SafetensorsEntry& e) {
+        const size_t begin = size_t(e.data - data_block);
+        return "[" + std::to_string(begin) + ", " + std::to_string(begin + e.nbytes) + "]";
+      };
+      throw Error("bad safetensors header in " + path + ": the data of tensors '" + prev.name + "' " + range(prev) +
+                  " and '" + next.name + "' " + range(next) + " overlap");
+    }
+  }
 }
 
 }  // namespace
@@ -85,6 +126,7 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path) 
     st->index_[e.name] = st->entries_.size();
     st->entries_.push_back(std::move(e));
   }
+  refuse_overlaps(st->entries_, bytes + data_start, path);
   return st;
 }
 
@@ -102,12 +144,32 @@ Tensor SafetensorsFile::tensor(const std::string& name) const {
   return Tensor::borrow(e->shape, e->dtype, e->data, file_);
 }
 
-void SafetensorsFile::read_f32(const std::string& name, const Shape& expected_shape, float* dst) const {
+void SafetensorsFile::check_f32_readable(const std::string& name, const Shape& expected_shape) const {
   const Tensor t = tensor(name);
   if (t.shape() != expected_shape)
     throw Error("shape mismatch for tensor '" + name + "' in " + path() + ": expected " +
                 shape_to_string(expected_shape) + ", found " + shape_to_string(t.shape()));
-  convert_to_f32(t.dtype(), t.raw(), dst, size_t(t.numel()));
+}
+
+void SafetensorsFile::read_f32(const std::string& name, const Shape& expected_shape, float* dst) const {
+  check_f32_readable(name, expected_shape);
+  const Tensor t = tensor(name);
+  const size_t count = size_t(t.numel());
+  const size_t elem = dtype_storage_bytes(t.dtype(), 1);
+  // Converted a block at a time and each block checked while it is still in cache: one pass over
+  // the weights, as loading without the check.
+  constexpr size_t kBlock = 16384;
+  for (size_t start = 0; start < count; start += kBlock) {
+    const size_t n = std::min(kBlock, count - start);
+    convert_to_f32(t.dtype(), static_cast<const uint8_t*>(t.raw()) + start * elem, dst + start, n);
+    const size_t bad = first_non_finite(dst + start, n);
+    if (bad < n) {
+      const float v = dst[start + bad];
+      throw Error("tensor '" + name + "' in " + path() + " holds " + (v != v ? "NaN" : v > 0 ? "+inf" : "-inf") +
+                  " at index " + std::to_string(start + bad) + " (flat, of " + std::to_string(count) +
+                  "): the weights are corrupt or overflowed when saved");
+    }
+  }
 }
 
 void write_safetensors(const std::string& path, const std::vector<SafetensorsRawItem>& items,

@@ -28,7 +28,7 @@ struct SafetensorsEntry {
 class SafetensorsFile {
  public:
   // Maps the file and validates the header: JSON syntax, dtypes, shapes, that offsets lie inside
-  // the file and match shape x dtype size. Throws tunesmith::Error naming the file (and tensor).
+  // the file and match shape x dtype size, and that no two tensors' byte ranges overlap. Throws tunesmith::Error naming the file (and tensor).
   static std::shared_ptr<SafetensorsFile> open(const std::string& path);
 
   const std::string& path() const { return file_->path(); }
@@ -37,7 +37,10 @@ class SafetensorsFile {
 
   // Borrowed tensor viewing the mapped bytes (keeps the map alive). Throws for unsupported dtypes.
   Tensor tensor(const std::string& name) const;
-  // Copies (upcasting) into dst, checking the expected shape; errors name file and tensor.
+  // Throws unless the tensor exists with this shape and a dtype read_f32 can upcast; reads no data.
+  void check_f32_readable(const std::string& name, const Shape& expected_shape) const;
+  // Copies (upcasting) into dst, checking the expected shape and that every value is finite;
+  // errors name file and tensor (and the first NaN/Inf's index).
   void read_f32(const std::string& name, const Shape& expected_shape, float* dst) const;
 
  private:

@@ -27,14 +27,15 @@ std::string read_text(const std::string& path) {
 
 }  // namespace
 
-void load_weights_f32(const std::string& model_dir, const ParameterLayout& layout, float* params) {
+WeightFiles open_weight_files(const std::string& model_dir) {
   const std::string single = model_dir + "/model.safetensors";
   const std::string index_path = model_dir + "/model.safetensors.index.json";
-  // tensor name -> file holding it
-  std::map<std::string, std::shared_ptr<SafetensorsFile>> source;
+  WeightFiles out;
   if (file_exists(single)) {
     auto file = SafetensorsFile::open(single);
-    for (const auto& e : file->entries()) source[e.name] = file;
+    for (const auto& e : file->entries()) out.by_tensor[e.name] = file;
+    out.listing = single;
+    out.file_count = 1;
   } else if (file_exists(index_path)) {
     const JsonValue index = parse_json(read_text(index_path), index_path);
     const JsonValue* map = index.find("weight_map");
@@ -46,18 +47,34 @@ void load_weights_f32(const std::string& model_dir, const ParameterLayout& layou
         throw Error(index_path + ": shard name '" + shard + "' must be a plain file name");
       auto& file = shards[shard];
       if (!file) file = SafetensorsFile::open(model_dir + "/" + shard);
-      source[m.first] = file;
+      out.by_tensor[m.first] = file;
     }
+    out.listing = index_path;
+    out.file_count = shards.size();
   } else {
     throw Error("no weights in " + model_dir + ": expected model.safetensors or model.safetensors.index.json");
   }
+  return out;
+}
 
+void check_weight_files(const WeightFiles& files, const ParameterLayout& layout) {
   for (const ParamInfo& p : layout.params) {
-    auto it = source.find(p.name);
-    if (it == source.end())
-      throw Error("missing tensor '" + p.name + "' in " + (file_exists(single) ? single : index_path));
-    it->second->read_f32(p.name, p.shape, params + p.offset);
+    auto it = files.by_tensor.find(p.name);
+    if (it == files.by_tensor.end()) throw Error("missing tensor '" + p.name + "' in " + files.listing);
+    it->second->check_f32_readable(p.name, p.shape);
   }
+}
+
+void load_weights_f32(const std::string& model_dir, const ParameterLayout& layout, float* params) {
+  const WeightFiles files = open_weight_files(model_dir);
+  check_weight_files(files, layout);  // every header problem before the first byte is copied
+  for (const ParamInfo& p : layout.params) files.by_tensor.at(p.name)->read_f32(p.name, p.shape, params + p.offset);
+}
+
+LlamaConfig check_model_folder(const std::string& model_dir) {
+  const LlamaConfig config = load_llama_config(model_dir);
+  check_weight_files(open_weight_files(model_dir), ParameterLayout::build(config));
+  return config;
 }
 
 }  // namespace tunesmith

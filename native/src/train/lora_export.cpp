@@ -321,11 +321,13 @@ void save_merged_model(Model& model, const std::string& base_model_dir, const st
 
   // config.json last: the folder only becomes loadable once every weight file is in place.
   const char* torch_dtype = options.dtype == DType::F32 ? "float32" : options.dtype == DType::BF16 ? "bfloat16" : "float16";
+  // transformers 5 states the dtype as `dtype` (and prefers it to `torch_dtype`), older versions
+  // as `torch_dtype`: whichever the base config has is rewritten, so neither is left stale.
   std::vector<std::pair<std::string, JsonValue>> members;
   bool has_dtype = false;
   for (const auto& m : config.as_object()) {
     if (m.first == "quantization_config") continue;  // the merged weights are dense
-    if (m.first == "torch_dtype") {
+    if (m.first == "torch_dtype" || m.first == "dtype") {
       members.push_back({m.first, str(torch_dtype)});
       has_dtype = true;
     } else {

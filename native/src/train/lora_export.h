@@ -7,7 +7,7 @@
 //    onto a base Model here.
 //  - A merged Hugging Face model folder: W' = W + s·B·A folded into the base (for QLoRA, into the
 //    dequantized NF4 base), in f32, bf16 or f16 (round to nearest even), sharded like
-//    save_pretrained when larger than the shard limit, config.json copied with torch_dtype set.
+//    save_pretrained when larger than the shard limit, config.json copied with its dtype (torch_dtype, and dtype where the base states it) set.
 //
 // Every file is written to a temporary name and renamed into place; errors name the file and the
 // tensor or field.
@@ -43,7 +43,7 @@ struct MergedExportOptions {
 
 // Writes the model (with its LoRA adapter merged in, if any) as a Hugging Face folder `out_dir`:
 // model.safetensors, or model-0000i-of-0000n.safetensors + model.safetensors.index.json; then
-// config.json from `base_model_dir` with torch_dtype set (written last, so an interrupted export
+// config.json from `base_model_dir` with torch_dtype / dtype set (written last, so an interrupted export
 // is not loadable), plus the tokenizer and generation files found there.
 void save_merged_model(Model& model, const std::string& base_model_dir, const std::string& out_dir,
                        const MergedExportOptions& options = {});

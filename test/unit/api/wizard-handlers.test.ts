@@ -1,6 +1,6 @@
 // The wizard's API methods through the real dispatcher, database, import worker and trainer
 // processes: what each returns, and that bad input is answered with an error naming the file or field.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiEvent } from '../../../main/api/contract.js';
@@ -9,6 +9,8 @@ import { createAppContext, type AppContext } from '../../../main/app-context.js'
 import { trainerEntry } from '../../../main/paths.js';
 import { forkLauncher } from '../../../main/trainer/launcher.js';
 import { haveAssets, stories260K } from '../../helpers/assets.js';
+import { smallGqaConfig, writeRandomModel } from '../../helpers/random-model.js';
+import { editSafetensorsHeader } from '../../helpers/safetensors.js';
 import { tempHome } from '../../helpers/temp-home.js';
 
 describe.skipIf(!haveAssets)('wizard API methods', () => {
@@ -51,6 +53,37 @@ describe.skipIf(!haveAssets)('wizard API methods', () => {
 
     const recent = await call('models.recent', {});
     expect((recent as { result: { models: { path: string }[] } }).result.models[0]!.path).toBe(stories260K);
+  });
+
+  it('models.inspect refuses what loading would refuse, by running the engine\'s checks', async () => {
+    const message = async (path: string) => ((await call('models.inspect', { path })) as { error?: { message: string } }).error?.message;
+    const weights = (dir: string) => join(dir, 'model.safetensors');
+    const model = (name: string, config: Record<string, unknown> = smallGqaConfig) => writeRandomModel(join(home.dir, name), config);
+
+    // transformers 5's layout: RoPE under rope_parameters, the dtype under dtype.
+    const { rope_theta: _theta, torch_dtype: _dtype, ...older } = smallGqaConfig;
+    const v5 = await model('v5', { ...older, dtype: 'bfloat16', rope_parameters: { rope_type: 'default', rope_theta: 1e6 } });
+    expect(await call('models.inspect', { path: v5 })).toMatchObject({ ok: true, result: { model: { dtype: 'bfloat16' } } });
+
+    const truncated = await model('truncated');
+    truncateSync(weights(truncated), statSync(weights(truncated)).size - 64);
+    expect(await message(truncated)).toMatch(/model\.safetensors.*lie outside the file/);
+
+    const overlapping = await model('overlapping');
+    editSafetensorsHeader(weights(overlapping), (h) => {
+      h['model.norm.weight']!.data_offsets = h['model.layers.0.input_layernorm.weight']!.data_offsets;
+    });
+    expect(await message(overlapping)).toMatch(/the data of tensors .* overlap/);
+
+    const reshaped = await model('reshaped');
+    writeFileSync(join(reshaped, 'config.json'), JSON.stringify({ ...smallGqaConfig, intermediate_size: 64 }));
+    expect(await message(reshaped)).toMatch(/shape mismatch for tensor 'model\.layers\.0\.mlp\.gate_proj\.weight'.*expected \[64, 48\], found \[96, 48\]/);
+
+    const oddDtype = await model('odd-dtype');
+    editSafetensorsHeader(weights(oddDtype), (h) => {
+      h['lm_head.weight']!.dtype = 'U32';
+    });
+    expect(await message(oddDtype)).toMatch(/unsupported dtype 'U32' for tensor 'lm_head\.weight'/);
   });
 
   it('data.import: rejects a file with bad rows with its report, imports the valid rows on request, off the main thread', async () => {
