@@ -51,7 +51,7 @@ interface HostPort {
 
 /** `name[:port]` or `[v6][:port]`, port defaulting to 80; null for anything else. */
 function parseHostPort(value: string): HostPort | null {
-  const m = /^(?:\[([0-9a-f:.]+)\]|([a-z0-9.-]+))(?::(\d{1,5}))?$/i.exec(value);
+  const m = /^(?:\[([0-9a-f:.]+)\]|([a-z0-9._-]+))(?::(\d{1,5}))?$/i.exec(value);
   if (!m) return null;
   const port = m[3] === undefined ? 80 : Number(m[3]);
   if (port > 65535) return null;
