@@ -23,7 +23,8 @@ describe('serve mode in Chromium', () => {
   beforeAll(async () => {
     serve = await startServe(home.dir);
     browser = await launchBrowser();
-    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    // A context of its own (not browser.newPage) so that a second page can share its cookies.
+    page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
     problems = collectProblems(page);
   });
   afterAll(async () => {
