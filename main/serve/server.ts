@@ -136,12 +136,13 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       }
     }
     const reply = await dispatch(ctx.handlers, 0, method, params);
+    const body = JSON.stringify(reply); // before the head: if this throws, a 500 can still be sent
     if (res.destroyed) return;
     res.writeHead(reply.ok ? 200 : reply.error.code === 'unknown_method' || reply.error.code === 'not_found' ? 404 : 400, {
       ...securityHeaders,
       'content-type': 'application/json',
     });
-    res.end(JSON.stringify(reply));
+    res.end(body);
   }
 
   const server = createServer((req, res) => {
