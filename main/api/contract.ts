@@ -639,6 +639,10 @@ export type ApiReply =
 export interface ApiEventMessage {
   event: ApiEvent;
 }
+/** Serve mode's WebSocket: the first message a client sends, before any request. */
+export interface ApiAuthMessage {
+  auth: string;
+}
 
 /** An error a handler throws on purpose, with a code the client can act on. */
 export class ApiError extends Error {

@@ -1,5 +1,7 @@
 // The per-launch secret of serve mode. Anyone who can reach the port but was not handed the printed
-// URL (another local user, a web page doing DNS rebinding) is refused.
+// URL (another local user, a web page on another origin) is refused. The API takes the token only
+// from a header or the WebSocket's first message, never from the cookie alone: a browser attaches
+// cookies to requests other pages make, but no page can set another origin's headers or messages.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 
@@ -16,25 +18,30 @@ export function tokensMatch(expected: string, given: string | null | undefined):
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-/** The token a request carries: `?token=`, `Authorization: Bearer`, or the cookie set on first visit. */
-export function tokenFromRequest(req: IncomingMessage, url: URL): string | null {
-  const fromQuery = url.searchParams.get('token');
-  if (fromQuery) return fromQuery;
+/** `Authorization: Bearer <token>`: what every HTTP API call must carry. */
+export function bearerToken(req: IncomingMessage): string | null {
   const auth = req.headers.authorization;
-  if (auth?.startsWith('Bearer ')) return auth.slice('Bearer '.length).trim();
-  for (const part of (req.headers.cookie ?? '').split(';')) {
-    const [name, ...rest] = part.trim().split('=');
-    if (name === TOKEN_COOKIE) return decodeURIComponent(rest.join('='));
-  }
-  return null;
+  return auth?.startsWith('Bearer ') ? auth.slice('Bearer '.length).trim() : null;
 }
 
 /**
- * Only loopback host names are served unless the server was bound elsewhere on purpose: a browser
- * tricked into sending a request to 127.0.0.1 under another name (DNS rebinding) is refused.
+ * The token that may open the UI's own files: `?token=` on the first visit, the cookie set then on
+ * later ones (after the page tidied the address bar, on reload), or the bearer header.
  */
-export function hostAllowed(hostHeader: string | undefined, allowed: Set<string>): boolean {
-  if (!hostHeader) return false;
-  const host = hostHeader.replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1').toLowerCase();
-  return allowed.has(host);
+export function pageToken(req: IncomingMessage, url: URL): string | null {
+  return url.searchParams.get('token') || bearerToken(req) || cookieValue(req.headers.cookie, TOKEN_COOKIE);
+}
+
+/** One cookie's value; a value that is not valid percent-encoding counts as absent. */
+export function cookieValue(header: string | undefined, name: string): string | null {
+  for (const part of (header ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq < 0 || part.slice(0, eq).trim() !== name) continue;
+    try {
+      return decodeURIComponent(part.slice(eq + 1).trim());
+    } catch {
+      return null;
+    }
+  }
+  return null;
 }

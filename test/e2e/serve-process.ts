@@ -11,8 +11,8 @@ export interface ServeProcess {
   stop(): Promise<void>;
 }
 
-export async function startServe(home: string): Promise<ServeProcess> {
-  const child: ChildProcess = spawn(process.execPath, [packagePath('bin', 'tunesmith.js'), 'serve', '--port', '0', '--home', home], {
+export async function startServe(home: string, extraArgs: string[] = []): Promise<ServeProcess> {
+  const child: ChildProcess = spawn(process.execPath, [packagePath('bin', 'tunesmith.js'), 'serve', '--port', '0', '--home', home, ...extraArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -1,7 +1,10 @@
 // The real app in a real browser: serve mode as a child process, real engine and database, Debian's
-// Chromium. Checks backend content on the page, a self-test run end to end, the token rule, and
+// Chromium. Checks backend content on the page, a self-test run end to end, the token rule, that a
+// page on another port of 127.0.0.1 can neither read nor write through the user's session, and
 // leaves screenshots in test-artifacts/e2e.
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { totalmem } from 'node:os';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,7 +23,8 @@ describe('serve mode in Chromium', () => {
   beforeAll(async () => {
     serve = await startServe(home.dir);
     browser = await launchBrowser();
-    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    // A context of its own (not browser.newPage) so that a second page can share its cookies.
+    page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
     problems = collectProblems(page);
   });
   afterAll(async () => {
@@ -69,6 +73,58 @@ describe('serve mode in Chromium', () => {
     await screenshot(page, '04-model-step');
   });
 
+  it('gives a page served on another port of 127.0.0.1 nothing: no read, no write, not even with the cookie', async () => {
+    const probe = `${home.dir}/probe.jsonl`;
+    writeFileSync(probe, Array.from({ length: 20 }, (_, i) => JSON.stringify({ instruction: `Say ${i}.`, input: '', output: `${i}` })).join('\n') + '\n');
+    const other: Server = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>another local page</title>'));
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+    try {
+      // Same browser context as the app: the session cookie is there for the taking.
+      const foreign = await page.context().newPage();
+      await foreign.goto(`http://127.0.0.1:${(other.address() as AddressInfo).port}/`);
+      const outcome = await foreign.evaluate(
+        async ({ target, file }) => {
+          const attempt = async (run: () => Promise<string>) => run().catch((e: Error) => `blocked: ${e.message}`);
+          const preview = await attempt(async () => {
+            const r = await fetch(`${target}/api/data.preview`, { method: 'POST', credentials: 'include', body: JSON.stringify({ file: '/etc/passwd' }) });
+            return `${r.status} ${await r.text()}`;
+          });
+          // no-cors: the response is opaque anyway; the question is whether the server acts on it.
+          await attempt(async () => {
+            await fetch(`${target}/api/data.import`, { method: 'POST', mode: 'no-cors', credentials: 'include', headers: { 'content-type': 'text/plain' }, body: JSON.stringify({ file }) });
+            return 'sent';
+          });
+          const pageHtml = await attempt(async () => (await fetch(`${target}/`, { credentials: 'include' })).text());
+          const socket = await new Promise<{ opened: boolean; messages: string[] }>((resolve) => {
+            const result = { opened: false, messages: [] as string[] };
+            const ws = new WebSocket(`${target.replace('http', 'ws')}/ws`);
+            ws.onopen = () => {
+              result.opened = true;
+              ws.send(JSON.stringify({ id: 1, method: 'data.preview', params: { file: '/etc/passwd' } }));
+            };
+            ws.onmessage = (m) => result.messages.push(String(m.data));
+            ws.onclose = () => resolve(result);
+            setTimeout(() => resolve(result), 3000);
+          });
+          return { preview, pageHtml, socket };
+        },
+        { target: serve.origin, file: probe },
+      );
+      expect(outcome.preview).toMatch(/^blocked/);
+      expect(outcome.pageHtml).toMatch(/^blocked/);
+      expect(outcome.socket).toEqual({ opened: false, messages: [] });
+      // Nothing was written: the import never ran.
+      const datasets = await fetch(`${serve.origin}/api/datasets.list`, { method: 'POST', headers: { authorization: `Bearer ${serve.token}` }, body: '{}' });
+      expect((await datasets.json()).result.datasets).toEqual([]);
+      expect(serve.output()).not.toContain('internal error');
+      await foreign.close();
+      // The app's own page is untouched and still talks to the server.
+      expect(await page.locator('.connection').textContent()).toContain('Connected');
+    } finally {
+      other.close();
+    }
+  });
+
   it('refuses requests without the token', async () => {
     const context = await browser.newContext(); // no cookie
     const bare = await context.newPage();
@@ -77,6 +133,8 @@ describe('serve mode in Chromium', () => {
     expect(await bare.textContent('body')).toContain('missing or wrong token');
     const api = await fetch(`${serve.origin}/api/system.info`, { method: 'POST' });
     expect(api.status).toBe(401);
+    const cookieOnly = await fetch(`${serve.origin}/api/system.info`, { method: 'POST', headers: { cookie: `tunesmith_token=${serve.token}` } });
+    expect(cookieOnly.status).toBe(401);
     await context.close();
   });
 

@@ -1,6 +1,7 @@
 // tunesmith serve: the app's UI and API in a browser (headless GPU boxes, end-to-end tests).
 import { createAppContext } from '../../app-context.js';
 import { rendererDir, trainerEntry } from '../../paths.js';
+import { isLoopbackBind, networkNames, originOf } from '../../serve/origins.js';
 import { startServer } from '../../serve/server.js';
 import { forkLauncher } from '../../trainer/launcher.js';
 import { parseIntOption, parseOptions, type CliCommand } from '../command.js';
@@ -13,8 +14,9 @@ export const serveCommand: CliCommand = {
   help: `Usage: tunesmith serve [--port N] [--host ADDR]
 
   --port N      port to listen on (default ${DEFAULT_PORT}; 0 picks a free one)
-  --host ADDR   address to bind (default 127.0.0.1; anything else exposes the app
-                to the network, still behind the token: prefer an SSH tunnel)
+  --host ADDR   address to bind (default 127.0.0.1). Another address (0.0.0.0 for
+                all) exposes the app to the network under this machine's names and
+                addresses, with the token as the only guard: prefer an SSH tunnel
 
 Prints the URL to open; it carries the token, and requests without it are refused.`,
   async run(argv, io) {
@@ -24,7 +26,7 @@ Prints the URL to open; it carries the token, and requests without it are refuse
     const ctx = createAppContext({ home: io.home, mode: 'serve', launchTrainer: forkLauncher(trainerEntry()) });
     let server;
     try {
-      server = await startServer({ ctx, staticDir: rendererDir(), host, port });
+      server = await startServer({ ctx, staticDir: rendererDir(), host, port, log: (message) => io.err(message) });
     } catch (err) {
       ctx.close();
       const code = (err as NodeJS.ErrnoException).code;
@@ -32,7 +34,12 @@ Prints the URL to open; it carries the token, and requests without it are refuse
       else io.err(`cannot serve on ${host}:${port}: ${(err as Error).message}`);
       return 1;
     }
-    if (!['127.0.0.1', 'localhost', '::1'].includes(host)) io.err(`warning: bound to ${host}, reachable from other machines (token still required)`);
+    if (!isLoopbackBind(host)) {
+      const names = networkNames(server.hostNames).map((name) => originOf(name, server.port));
+      io.err(`warning: bound to ${host}: reachable from other machines as ${names.join(', ') || host}`);
+      io.err('  the token is then the only guard, and it travels unencrypted over plain HTTP. Prefer binding');
+      io.err(`  127.0.0.1 and forwarding the port over SSH: ssh -L ${server.port}:127.0.0.1:${server.port} <this machine>`);
+    }
     io.out(`Tunesmith is serving: ${server.url}`);
     io.out(`home: ${ctx.layout.home}   (Ctrl+C to stop)`);
     await new Promise<void>((resolve) => {

@@ -1,7 +1,8 @@
 // The renderer's side of the API contract. In Electron the preload bridge carries requests over
-// IPC; in serve mode a WebSocket to the same origin does (the token arrives in the page URL and a
-// cookie). Pages see only ApiClient, whichever transport is underneath.
-import type { ApiClient, ApiEvent, ApiEventMessage, ApiReply, MethodName, Params, Result } from '../../../main/api/contract';
+// IPC; in serve mode a WebSocket to the same origin does, and its first message is the token, which
+// the server wrote into this page's HTML (a page on another origin cannot read it). Pages see only
+// ApiClient, whichever transport is underneath.
+import type { ApiAuthMessage, ApiClient, ApiEvent, ApiEventMessage, ApiReply, MethodName, Params, Result } from '../../../main/api/contract';
 
 interface PreloadBridge {
   request(method: string, params: unknown): Promise<ApiReply>;
@@ -39,10 +40,14 @@ function bridgeClient(bridge: PreloadBridge): ApiClient {
 
 export type ConnectionState = 'connecting' | 'open' | 'closed';
 
+/** Same name as TOKEN_META_NAME in main/serve/static-files.ts. */
+const TOKEN_META = 'meta[name="tunesmith-token"]';
+
 function webSocketClient(onState: (s: ConnectionState) => void): ApiClient {
-  const token = new URLSearchParams(location.search).get('token');
-  if (token) {
-    // The server has set a cookie from it; tidy the address bar so the token is not left on screen.
+  const token = document.querySelector<HTMLMetaElement>(TOKEN_META)?.content ?? '';
+  if (new URLSearchParams(location.search).has('token')) {
+    // The server has set a cookie from it (for reloads); tidy the address bar so the token is not
+    // left on screen.
     history.replaceState(null, '', location.pathname + location.hash);
   }
   const listeners = new Set<(e: ApiEvent) => void>();
@@ -54,10 +59,11 @@ function webSocketClient(onState: (s: ConnectionState) => void): ApiClient {
 
   function open(): void {
     const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-    socket = new WebSocket(`${scheme}://${location.host}/ws${token ? `?token=${encodeURIComponent(token)}` : ''}`);
+    socket = new WebSocket(`${scheme}://${location.host}/ws`);
     onState('connecting');
     opened = new Promise((resolve, reject) => {
       socket.addEventListener('open', () => {
+        socket.send(JSON.stringify({ auth: token } satisfies ApiAuthMessage));
         retryMs = 250;
         onState('open');
         resolve();
