@@ -8,6 +8,7 @@ import type { Db } from '../../db/database.js';
 import { getDataset, insertDataset, refreshDatasetCounts, type Container, type DatasetRow } from '../../db/datasets.js';
 import { exampleInserter } from '../../db/examples.js';
 import { exampleHash } from './content-hash.js';
+import { checkDataFile } from './data-file-check.js';
 import { previewDataFile } from './detect-format.js';
 import type { NormalizedExample } from './example.js';
 import type { FieldMapping } from './field-mapping.js';
@@ -117,8 +118,7 @@ export type ScannedRow = { line: number; example: NormalizedExample; hash: strin
  * Shared by the dry-run validation and the import, so both see exactly the same verdicts.
  */
 function scanFile(file: string, resolved: Resolved, options: ImportOptions, onRow: (row: ScannedRow) => void): ImportReport {
-  const totalBytes = statSync(file).size;
-  if (totalBytes === 0) throw new DataFileError(file, null, 'the file is empty');
+  const totalBytes = checkDataFile(file);
   const maxIssues = options.maxReportedIssues ?? 1000;
   const report: ImportReport = {
     file,
