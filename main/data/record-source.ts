@@ -11,6 +11,9 @@ export type RawRecordItem =
   | { line: number; bytesRead: number; value: unknown }
   | { line: number; bytesRead: number; issue: RowIssue };
 
+/** .txt: characters per pretraining chunk when not given (about 1000 tokens). */
+export const DEFAULT_TXT_CHUNK_CHARS = 4000;
+
 export interface SourceOptions {
   container: Container;
   /** CSV / TSV: whether the first record names the columns (default true). */
@@ -89,7 +92,7 @@ function* delimitedRecords(file: string, options: SourceOptions): Generator<RawR
  * twice the target is cut at line or word boundaries.
  */
 function* textChunks(file: string, options: SourceOptions): Generator<RawRecordItem> {
-  const target = options.txtChunkChars ?? 4000;
+  const target = options.txtChunkChars ?? DEFAULT_TXT_CHUNK_CHARS;
   let chunk = '';
   let chunkLine = 1;
   let bytesRead = 0;

@@ -3,7 +3,7 @@
 // history survives a reload or a crash.
 import { existsSync, readFileSync } from 'node:fs';
 import { totalmem } from 'node:os';
-import { ApiError, methodFamily, type ApiEvent, type ExportSpec, type Run, type TrainSpec, type UserJobSpec } from '../api/contract.js';
+import { ApiError, methodFamily, usesAdapter, type ApiEvent, type ExportSpec, type Run, type TrainSpec, type UserJobSpec } from '../api/contract.js';
 import type { EventHub } from '../api/event-hub.js';
 import type { Db } from '../../db/database.js';
 import { getDataset } from '../../db/datasets.js';
@@ -19,6 +19,10 @@ import { EtaEstimator } from './eta.js';
 import { checkTrainMemory, refuseIfTooBig } from './memory-gate.js';
 import { recordExportRun } from './record-export.js';
 import { runView } from './run-view.js';
+import { requireModelFolder } from '../model/model-folder.js';
+import { loraRankProblem } from '../estimate/lora-rank-check.js';
+import { modelShapeFromConfig } from '../estimate/model-shape.js';
+import { checkWritableFolder, UnwritableOutputError } from '../system/writable-output.js';
 
 export interface StartOptions {
   /** What a training run must fit in; default this machine's RAM (the CPU engine). */
@@ -42,6 +46,7 @@ export class JobService {
   ) {}
 
   start(spec: UserJobSpec, name?: string, options: StartOptions = {}): Run {
+    if (spec.kind === 'export') checkOutputFolder(spec.out);
     const training = spec.kind === 'train' ? this.checkTrainingInputs(spec, options) : null;
     const run = createRun(this.db, { kind: spec.kind, name: name ?? defaultName(spec), spec });
     if (training) setRunTrainingInfo(this.db, run.id, training);
@@ -83,6 +88,12 @@ export class JobService {
   /** What can be checked before a trainer process starts: a bad path fails now, not minutes later. */
   private checkTrainingInputs(spec: TrainSpec, options: StartOptions): { method: ReturnType<typeof methodFamily>; modelId: number; datasetId: number } {
     if (!getDataset(this.db, spec.datasetId)) throw new ApiError('not_found', `no dataset with id ${spec.datasetId}`);
+    checkOutputFolder(spec.out);
+    try {
+      requireModelFolder(spec.model);
+    } catch (err) {
+      throw new ApiError('bad_request', (err as Error).message);
+    }
     const configFile = join(spec.model, 'config.json');
     let config: unknown;
     try {
@@ -90,6 +101,13 @@ export class JobService {
     } catch (err) {
       throw new ApiError('bad_request', `${configFile}: ${existsSync(configFile) ? `not valid JSON (${(err as Error).message})` : 'not found: is this a Hugging Face model folder?'}`);
     }
+    let rankProblem: string | null = null;
+    try {
+      if (usesAdapter(spec)) rankProblem = loraRankProblem(spec, modelShapeFromConfig(config));
+    } catch (err) {
+      throw new ApiError('bad_request', `${configFile}: ${(err as Error).message}`);
+    }
+    if (rankProblem) throw new ApiError('bad_request', `params.spec.loraR: ${rankProblem}`);
     const model = upsertModel(this.db, { path: resolve(spec.model), name: basename(spec.model), config });
     if (!options.ignoreMemoryCheck) {
       const budget = options.budget ?? { bytes: totalmem(), label: 'RAM' };
@@ -133,6 +151,16 @@ export class JobService {
 
   private emitState(runId: number): void {
     if (getRun(this.db, runId)) this.hub.emit({ type: 'run.state', run: this.view(runId) } satisfies ApiEvent);
+  }
+}
+
+/** A run or export folder that cannot be written fails now, not after the model has loaded. */
+function checkOutputFolder(out: string): void {
+  try {
+    checkWritableFolder(out);
+  } catch (err) {
+    if (err instanceof UnwritableOutputError) throw new ApiError('bad_request', err.message);
+    throw err;
   }
 }
 
