@@ -23,7 +23,8 @@ export const trainCommand: CliCommand = {
 
   --model DIR          base model: a Hugging Face folder
   --data FILE          a data file, imported first (see "tunesmith data import" for formats
-                       and options; its validation split is held out)
+                       and options; its validation split is held out); a file with the same
+                       content as an earlier import reuses that dataset
   --dataset ID         a dataset already imported
   --method M           ${TRAIN_METHODS.join(', ')}
                        (default full)
