@@ -27,7 +27,8 @@ function nearestExisting(path: string): Existing {
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       // ENOTDIR: a file sits somewhere above; keep walking up to find it.
-      if ((code !== 'ENOENT' && code !== 'ENOTDIR') || dirname(p) === p) throw err;
+      if (code === 'EACCES') throw new UnwritableOutputError(`cannot write to ${path}: permission denied (a folder on the way to it cannot be read)`);
+      if ((code !== 'ENOENT' && code !== 'ENOTDIR') || dirname(p) === p) throw new UnwritableOutputError(`cannot write to ${path}: ${(err as Error).message}`);
     }
   }
 }
