@@ -83,11 +83,14 @@ export function parseNumberOption(name: string, value: string | undefined, fallb
  */
 export async function followRun(ctx: AppContext, io: CliIo, runId: number, options: { quiet?: boolean; prefix?: (step: number, total: number) => string } = {}): Promise<Run> {
   const unsubscribe = ctx.hub.subscribe((e) => {
-    if (options.quiet || !('runId' in e) || e.runId !== runId) return;
+    if (!('runId' in e) || e.runId !== runId) return;
+    // Warnings go to stderr even with --json, whose stdout is the result alone.
+    if (e.type === 'run.log' && e.level !== 'info') io.err(`${e.level === 'warn' ? 'warning' : 'error'}: ${e.message}`);
+    if (options.quiet) return;
     if (e.type === 'run.progress') {
       const eta = e.etaSeconds === null ? '' : `, ETA ${formatSeconds(e.etaSeconds)}`;
       io.out(`${options.prefix?.(e.step, e.total) ?? ''}${e.message}${eta}`);
-    } else if (e.type === 'run.log') io.out(e.message);
+    } else if (e.type === 'run.log' && e.level === 'info') io.out(e.message);
   });
   const stopOnSignal = () => ctx.jobs.cancel(runId);
   process.once('SIGINT', stopOnSignal);

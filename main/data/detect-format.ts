@@ -1,8 +1,8 @@
 // Guesses how a file is laid out (container and row format) from its name and first bytes, and
 // builds the preview the user confirms or overrides before importing.
-import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { extname } from 'node:path';
 import type { Container } from '../../db/datasets.js';
+import { checkDataFile, readHead } from './data-file-check.js';
 import { mappingFields, type FieldMapping } from './field-mapping.js';
 import { detectRecordFormat, normalizeRecord, type NormalizeResult, type RecordFormat } from './record-formats.js';
 import { readRawRecords, type SourceOptions } from './record-source.js';
@@ -27,17 +27,6 @@ export interface DataPreview {
   issues: RowIssue[];
 }
 
-function readHead(file: string, bytes: number): Buffer {
-  const fd = openSync(file, 'r');
-  try {
-    const buf = Buffer.alloc(bytes);
-    const n = readSync(fd, buf, 0, bytes, 0);
-    return buf.subarray(0, n);
-  } finally {
-    closeSync(fd);
-  }
-}
-
 /** Container from the extension, falling back to the first non-blank character and first line. */
 export function detectContainer(file: string): Container {
   const ext = extname(file).toLowerCase();
@@ -49,14 +38,23 @@ export function detectContainer(file: string): Container {
   if (ext === '.txt' || ext === '.md' || ext === '.text') return 'txt';
   if (firstChar === '[') return 'json';
   if (firstChar === '{') {
-    // A .json file holding one object per line is JSONL whatever its name says.
-    const firstLine = head.trimStart().split('\n', 1)[0] ?? '';
-    try {
-      JSON.parse(firstLine);
-      return 'jsonl';
-    } catch {
-      return 'json';
-    }
+    // A .json file holding one object per line is JSONL whatever its name says. When the first
+    // line is not valid JSON on its own, the file is still JSONL (with a bad first row, reported
+    // by its line) if it is that line alone or another unindented line is a whole object; a
+    // pretty-printed object spreads over indented lines.
+    const lines = head.trimStart().split('\n');
+    const parses = (line: string): boolean => {
+      try {
+        JSON.parse(line);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    if (parses(lines[0] ?? '')) return 'jsonl';
+    const others = lines.slice(1).filter((l) => l.trim() !== '');
+    if (others.length === 0 || others.some((l) => l.startsWith('{') && parses(l))) return 'jsonl';
+    return 'json';
   }
   if (ext === '.json') return 'json';
   const line = head.split('\n', 1)[0] ?? '';
@@ -87,10 +85,15 @@ export interface PreviewOptions extends Partial<SourceOptions> {
   rows?: number;
 }
 
+/**
+ * Rows read past in search of one good row to detect the format from: a bad first line does not
+ * decide the format, but a file whose first rows are all unreadable is reported by its first error.
+ */
+const MAX_LEADING_BAD_ROWS = 20;
+
 /** Reads only the first rows: cheap enough to call on every change of an override in the UI. */
 export function previewDataFile(file: string, options: PreviewOptions = {}): DataPreview {
-  const bytes = statSync(file).size;
-  if (bytes === 0) throw new DataFileError(file, null, 'the file is empty');
+  const bytes = checkDataFile(file);
   const container = options.container ?? detectContainer(file);
   const wanted = options.rows ?? 5;
   const rows: DataPreview['rows'] = [];
@@ -100,7 +103,7 @@ export function previewDataFile(file: string, options: PreviewOptions = {}): Dat
   for (const item of readRawRecords(file, { ...options, container })) {
     if ('issue' in item) {
       issues.push(item.issue);
-      if (issues.length >= wanted) break;
+      if (issues.length >= Math.max(wanted, MAX_LEADING_BAD_ROWS)) break;
       continue;
     }
     if (format === undefined) format = detectRecordFormat(item.value);
@@ -108,7 +111,12 @@ export function previewDataFile(file: string, options: PreviewOptions = {}): Dat
     rows.push({ line: item.line, raw: item.value, normalized: normalizeRecord(item.value, format, options.mapping ?? undefined) });
     if (rows.length >= wanted) break;
   }
-  if (rows.length === 0 && issues.length === 0) throw new DataFileError(file, null, 'the file has no rows');
+  if (rows.length === 0) {
+    const first = issues[0];
+    if (first === undefined) throw new DataFileError(file, null, 'the file has no rows');
+    const rest = issues.length > 1 ? ` (and the ${issues.length - 1} rows after it are unreadable too)` : '';
+    throw new DataFileError(file, first.line, `${first.message}${rest}`);
+  }
   const resolved = format ?? 'fields';
   const suggestedMapping = resolved === 'fields' && !options.mapping ? suggestMapping(fields) : null;
   if (suggestedMapping) {

@@ -7,14 +7,16 @@ import { basename } from 'node:path';
 import type { Db } from '../../db/database.js';
 import { getDataset, insertDataset, refreshDatasetCounts, type Container, type DatasetRow } from '../../db/datasets.js';
 import { exampleInserter } from '../../db/examples.js';
-import { exampleHash } from './content-hash.js';
+import { exampleHash, fileSha256 } from './content-hash.js';
+import { checkDataFile } from './data-file-check.js';
 import { previewDataFile } from './detect-format.js';
+import { importFingerprint } from './identical-dataset.js';
 import type { NormalizedExample } from './example.js';
 import type { FieldMapping } from './field-mapping.js';
 import { normalizeRecord, type RecordFormat } from './record-formats.js';
 import { readRawRecords, type SourceOptions } from './record-source.js';
 import { DataFileError, formatIssue, type IssueKind, type RowIssue } from './row-issue.js';
-import { chooseValidationIndices } from './seeded-split.js';
+import { chooseValidationIndices, DEFAULT_SPLIT_SEED, DEFAULT_VAL_FRACTION } from './seeded-split.js';
 
 /** Token counting for the "over the model's context" check; built by main/data/templated-example.ts. */
 export interface LengthCheck {
@@ -65,6 +67,8 @@ export interface ImportReport {
   issueCounts: Partial<Record<IssueKind, number>>;
   issues: RowIssue[];
   issuesTruncated: boolean;
+  /** The file's bytes and the options that decide its rows (identical-dataset.ts): equal fingerprints, equal rows. */
+  fingerprint: string;
 }
 
 export interface ImportResult {
@@ -117,8 +121,7 @@ export type ScannedRow = { line: number; example: NormalizedExample; hash: strin
  * Shared by the dry-run validation and the import, so both see exactly the same verdicts.
  */
 function scanFile(file: string, resolved: Resolved, options: ImportOptions, onRow: (row: ScannedRow) => void): ImportReport {
-  const totalBytes = statSync(file).size;
-  if (totalBytes === 0) throw new DataFileError(file, null, 'the file is empty');
+  const totalBytes = checkDataFile(file);
   const maxIssues = options.maxReportedIssues ?? 1000;
   const report: ImportReport = {
     file,
@@ -132,6 +135,7 @@ function scanFile(file: string, resolved: Resolved, options: ImportOptions, onRo
     issueCounts: {},
     issues: [],
     issuesTruncated: false,
+    fingerprint: importFingerprint(fileSha256(file), resolved, options),
   };
   const addIssue = (issue: RowIssue): void => {
     report.issueCounts[issue.kind] = (report.issueCounts[issue.kind] ?? 0) + 1;
@@ -204,8 +208,8 @@ export function validateDataFile(file: string, options: ImportOptions = {}): Imp
 
 export function importDataset(db: Db, file: string, options: ImportOptions = {}): ImportResult {
   const resolved = resolveImportFormat(file, options);
-  const valFraction = options.valFraction ?? 0.1;
-  const seed = options.seed ?? 1234;
+  const valFraction = options.valFraction ?? DEFAULT_VAL_FRACTION;
+  const seed = options.seed ?? DEFAULT_SPLIT_SEED;
   const run = db.transaction((): ImportResult => {
     const datasetId = insertDataset(db, {
       name: options.name ?? basename(file),

@@ -115,7 +115,7 @@ export function* splitJsonArray(file: string, options: { maxElementBytes?: numbe
               file,
               line,
               b === OPEN_BRACE
-                ? 'expected a JSON array of rows ("[ {...}, {...} ]"); this looks like one object per line, so import it as JSONL'
+                ? 'expected a JSON array of rows ("[ {...}, {...} ]"), found an object; if the file holds one object per line, import it as JSONL'
                 : `expected a JSON array of rows starting with "[", found "${String.fromCharCode(b)}"`,
             );
           }

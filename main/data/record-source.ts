@@ -5,11 +5,14 @@ import type { Container } from '../../db/datasets.js';
 import { readDelimitedRecords } from './delimited-parser.js';
 import { splitJsonArray } from './json-array-splitter.js';
 import { readLines } from './line-reader.js';
-import type { RowIssue } from './row-issue.js';
+import { DataFileError, type RowIssue } from './row-issue.js';
 
 export type RawRecordItem =
   | { line: number; bytesRead: number; value: unknown }
   | { line: number; bytesRead: number; issue: RowIssue };
+
+/** .txt: characters per pretraining chunk when not given (about 1000 tokens). */
+export const DEFAULT_TXT_CHUNK_CHARS = 4000;
 
 export interface SourceOptions {
   container: Container;
@@ -33,8 +36,12 @@ function* jsonlRecords(file: string, options: SourceOptions): Generator<RawRecor
     try {
       yield { line: item.line, bytesRead: item.bytesRead, value: JSON.parse(item.text) };
     } catch (err) {
-      const truncated = item.text.length > 0 && !/[}\]]\s*$/.test(item.text) ? ' (the line looks cut off)' : '';
-      yield { line: item.line, bytesRead: item.bytesRead, issue: { line: item.line, kind: 'bad-json', message: `not valid JSON${truncated}: ${(err as Error).message}` } };
+      // JSON.parse ran out of input: the line ends mid-value, as a truncated copy does.
+      const message = (err as Error).message;
+      const position = /position (\d+)/.exec(message);
+      const atEnd = /end of JSON input|Unterminated string/.test(message) || (position !== null && Number(position[1]) >= item.text.trimEnd().length);
+      const truncated = atEnd ? ' (the line looks cut off)' : '';
+      yield { line: item.line, bytesRead: item.bytesRead, issue: { line: item.line, kind: 'bad-json', message: `not valid JSON${truncated}: ${message}` } };
     }
   }
 }
@@ -45,6 +52,8 @@ function* delimitedRecords(file: string, options: SourceOptions): Generator<RawR
   const hasHeader = options.hasHeader ?? true;
   for (const rec of readDelimitedRecords(file, { delimiter, quoting: options.quoting, maxRecordBytes: options.maxRowBytes })) {
     if ('issue' in rec) {
+      // Without its header no row can be mapped to columns: the next record must not stand in for it.
+      if (header === null && hasHeader) throw new DataFileError(file, rec.line, `the header row cannot be read: ${rec.issue.message}`);
       yield rec;
       continue;
     }
@@ -83,7 +92,7 @@ function* delimitedRecords(file: string, options: SourceOptions): Generator<RawR
  * twice the target is cut at line or word boundaries.
  */
 function* textChunks(file: string, options: SourceOptions): Generator<RawRecordItem> {
-  const target = options.txtChunkChars ?? 4000;
+  const target = options.txtChunkChars ?? DEFAULT_TXT_CHUNK_CHARS;
   let chunk = '';
   let chunkLine = 1;
   let bytesRead = 0;

@@ -38,3 +38,12 @@ export class DataFileError extends Error {
 export function formatIssue(file: string, issue: RowIssue): string {
   return `${file} line ${issue.line}: ${issue.message}`;
 }
+
+/** The path is no text data file at all (a folder, an image, a database): named for what it is. */
+export class NotADataFileError extends DataFileError {
+  constructor(file: string, what: string) {
+    super(file, null, what);
+    this.message = `${file} is ${what}`;
+    this.name = 'NotADataFileError';
+  }
+}

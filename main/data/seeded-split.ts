@@ -1,6 +1,10 @@
 // Seeded train/validation split. The same seed, fraction and row count always pick the same rows,
 // so a run can be reproduced and two runs compared on the same held-out examples.
 
+/** The split an import draws when not told otherwise. */
+export const DEFAULT_VAL_FRACTION = 0.1;
+export const DEFAULT_SPLIT_SEED = 1234;
+
 /** mulberry32: a small, fast 32-bit PRNG; plenty for shuffling, and identical on every platform. */
 export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;

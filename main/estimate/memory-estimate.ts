@@ -66,8 +66,8 @@ export interface MemoryEstimate {
   totalParams: number;
 }
 
-/** [in, out] of each projection of a layer. */
-function slotShapes(s: ModelShape): Record<LoraSlot, [number, number]> {
+/** [in, out] of each projection of a layer (native/src/model/linear_override.h's linear_slot_shape). */
+export function slotShapes(s: ModelShape): Record<LoraSlot, [number, number]> {
   const H = s.hiddenSize;
   const q = s.numHeads * s.headDim;
   const kv = s.numKvHeads * s.headDim;

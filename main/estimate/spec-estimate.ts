@@ -12,6 +12,11 @@ const PRESETS: Record<'attention' | 'all-linear' | 'qv', LoraSlot[]> = {
   qv: ['q', 'v'],
 };
 
+/** The projections a spec's LoRA targets name: a preset expanded, or the list itself. */
+export function expandLoraTargets(targets: TrainSpec['loraTargets']): readonly LoraSlot[] {
+  return typeof targets === 'string' ? PRESETS[targets] : targets;
+}
+
 export type EstimatedSpec = Pick<
   TrainSpec,
   | 'method'
@@ -40,7 +45,7 @@ export function estimateInputForSpec(spec: EstimatedSpec, shape: ModelShape, lon
     optimizer: spec.optimizer,
     checkpointing: spec.checkpointing,
     loraRank: spec.loraR,
-    loraTargets: typeof spec.loraTargets === 'string' ? PRESETS[spec.loraTargets] : spec.loraTargets,
+    loraTargets: expandLoraTargets(spec.loraTargets),
     loraDropout: spec.loraDropout,
     loraTrainEmbeddings: spec.loraTrainEmbeddings,
     loraTrainHead: spec.loraTrainHead,

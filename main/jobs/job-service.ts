@@ -3,7 +3,7 @@
 // history survives a reload or a crash.
 import { existsSync, readFileSync } from 'node:fs';
 import { totalmem } from 'node:os';
-import { ApiError, methodFamily, type ApiEvent, type ExportSpec, type Run, type TrainSpec, type UserJobSpec } from '../api/contract.js';
+import { ApiError, methodFamily, usesAdapter, type ApiEvent, type ExportSpec, type Run, type TrainSpec, type UserJobSpec } from '../api/contract.js';
 import type { EventHub } from '../api/event-hub.js';
 import type { Db } from '../../db/database.js';
 import { getDataset, type DatasetRow } from '../../db/datasets.js';
@@ -23,6 +23,10 @@ import { refuseIfRunFolderBusy } from './live-runs.js';
 import { checkTrainMemory, refuseIfTooBig } from './memory-gate.js';
 import { recordExportRun } from './record-export.js';
 import { runView } from './run-view.js';
+import { requireModelFolder } from '../model/model-folder.js';
+import { loraRankProblem } from '../estimate/lora-rank-check.js';
+import { modelShapeFromConfig } from '../estimate/model-shape.js';
+import { checkWritableFolder, UnwritableOutputError } from '../system/writable-output.js';
 
 export interface StartOptions {
   /** What a training run must fit in; default this machine's RAM (the CPU engine). */
@@ -48,6 +52,7 @@ export class JobService {
   start(spec: UserJobSpec, name?: string, options: StartOptions = {}): Run {
     // Checked and recorded in one immediate transaction: of two processes starting into one run
     // folder, or one starting on a dataset another removes, the second sees the first's outcome.
+    if (spec.kind === 'export') checkOutputFolder(spec.out);
     const run = this.db
       .transaction(() => {
         const training = spec.kind === 'train' ? this.checkTrainingInputs(spec, options) : null;
@@ -96,6 +101,12 @@ export class JobService {
   private checkTrainingInputs(spec: TrainSpec, options: StartOptions): { method: ReturnType<typeof methodFamily>; modelId: number; datasetId: number } {
     const dataset = getDataset(this.db, spec.datasetId);
     if (!dataset) throw new ApiError('not_found', `no dataset with id ${spec.datasetId}`);
+    checkOutputFolder(spec.out);
+    try {
+      requireModelFolder(spec.model);
+    } catch (err) {
+      throw new ApiError('bad_request', (err as Error).message);
+    }
     refuseIfRunFolderBusy(this.db, spec.out);
     if (spec.resumeFrom) this.checkResumeData(spec.resumeFrom, dataset);
     const configFile = join(spec.model, 'config.json');
@@ -105,6 +116,13 @@ export class JobService {
     } catch (err) {
       throw new ApiError('bad_request', `${configFile}: ${existsSync(configFile) ? `not valid JSON (${(err as Error).message})` : 'not found: is this a Hugging Face model folder?'}`);
     }
+    let rankProblem: string | null = null;
+    try {
+      if (usesAdapter(spec)) rankProblem = loraRankProblem(spec, modelShapeFromConfig(config));
+    } catch (err) {
+      throw new ApiError('bad_request', `${configFile}: ${(err as Error).message}`);
+    }
+    if (rankProblem) throw new ApiError('bad_request', `params.spec.loraR: ${rankProblem}`);
     const model = upsertModel(this.db, { path: resolve(spec.model), name: basename(spec.model), config });
     if (!options.ignoreMemoryCheck) {
       const budget = options.budget ?? { bytes: totalmem(), label: 'RAM' };
@@ -166,6 +184,16 @@ export class JobService {
 
   private emitState(runId: number): void {
     if (getRun(this.db, runId)) this.hub.emit({ type: 'run.state', run: this.view(runId) } satisfies ApiEvent);
+  }
+}
+
+/** A run or export folder that cannot be written fails now, not after the model has loaded. */
+function checkOutputFolder(out: string): void {
+  try {
+    checkWritableFolder(out);
+  } catch (err) {
+    if (err instanceof UnwritableOutputError) throw new ApiError('bad_request', err.message);
+    throw err;
   }
 }
 

@@ -8,10 +8,9 @@ import type { Db } from '../../db/database.js';
 import type { ModelSummary } from '../api/contract.js';
 import { templateStopToken } from '../data/templated-example.js';
 import { dtypeFromConfig, ModelConfigError, modelShapeFromConfig, parameterCount } from '../estimate/model-shape.js';
-import { openModelForData } from './model-folder.js';
+import { ModelFolderError, openModelForData, requireModelFolder } from './model-folder.js';
 
-/** The folder cannot be used; the message says which file and what was expected. */
-export class ModelFolderError extends Error {}
+export { ModelFolderError };
 
 function weightFiles(dir: string): string[] {
   if (existsSync(join(dir, 'model.safetensors'))) return ['model.safetensors'];
@@ -42,9 +41,7 @@ function weightFiles(dir: string): string[] {
  * which name what is missing in the user's terms, and before the folder is recorded.
  */
 export async function inspectModelFolder(db: Db, path: string, checkWithEngine: (dir: string) => Promise<void>): Promise<ModelSummary> {
-  const dir = resolve(path);
-  if (!existsSync(dir)) throw new ModelFolderError(`${dir} does not exist: expected a Hugging Face model folder`);
-  if (!statSync(dir).isDirectory()) throw new ModelFolderError(`${dir} is a file: choose the folder that holds config.json`);
+  const dir = requireModelFolder(path);
   const configFile = join(dir, 'config.json');
   if (!existsSync(configFile)) throw new ModelFolderError(`${configFile} is missing: is this a Hugging Face model folder?`);
   let config: Record<string, unknown>;

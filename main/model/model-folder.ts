@@ -1,7 +1,7 @@
 // A model folder as the data layer needs it: recorded in the models table (so a dataset can say
 // which tokenizer its counts came from), with its tokenizer and the chat template to train with.
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { Db } from '../../db/database.js';
 import { upsertModel } from '../../db/models.js';
@@ -26,8 +26,19 @@ function tokenizerFilesHash(dir: string): string {
   return h.digest('hex');
 }
 
+/** The folder cannot be used; the message says which file and what was expected. */
+export class ModelFolderError extends Error {}
+
+/** The path is an existing folder (not a file picked by mistake); returns it resolved. */
+export function requireModelFolder(path: string): string {
+  const dir = resolve(path);
+  if (!existsSync(dir)) throw new ModelFolderError(`${dir} does not exist: expected a Hugging Face model folder`);
+  if (!statSync(dir).isDirectory()) throw new ModelFolderError(`${dir} is a file: choose the folder that holds config.json`);
+  return dir;
+}
+
 export function openModelForData(db: Db, modelDir: string, template?: BuiltinTemplateName | 'model'): ModelForData {
-  const path = resolve(modelDir);
+  const path = requireModelFolder(modelDir);
   const tokenizer = loadTokenizer(path);
   const configFile = join(path, 'config.json');
   const config: unknown = existsSync(configFile) ? JSON.parse(readFileSync(configFile, 'utf8')) : {};

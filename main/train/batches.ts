@@ -10,6 +10,15 @@ export interface TrainSequence {
   mask: number[];
 }
 
+/**
+ * A micro-batch larger than the training split holds some examples twice (the order runs into the
+ * next epoch): worth a warning naming the split's size, not a refusal.
+ */
+export function batchSizeWarning(batchSize: number, trainExamples: number): string | null {
+  if (batchSize <= trainExamples) return null;
+  return `the batch size ${batchSize} is larger than the training split, which has ${trainExamples} example${trainExamples === 1 ? '' : 's'}: every micro-batch repeats examples (a batch size of at most ${trainExamples} avoids that)`;
+}
+
 /** Example order: epoch e is a Fisher-Yates shuffle seeded by (seed, e); epochs follow each other. */
 export class EpochOrder {
   private epoch = -1;

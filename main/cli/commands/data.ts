@@ -17,6 +17,7 @@ import type { TokenLengthStats } from '../../data/token-stats.js';
 import { BUILTIN_TEMPLATE_NAMES, type BuiltinTemplateName } from '../../model/chat-template.js';
 import { openModelForData, type ModelForData } from '../../model/model-folder.js';
 import { homeLayout } from '../../paths.js';
+import { checkWritableFile } from '../../system/writable-output.js';
 import { formatBytes, formatSeconds, parseIntOption, parseOptions, UsageError, type CliCommand, type CliIo } from '../command.js';
 
 const CONTAINERS: Container[] = ['json', 'jsonl', 'csv', 'tsv', 'txt'];
@@ -256,6 +257,7 @@ export const dataCommand: CliCommand = {
         if ((values.format ?? 'jsonl') !== 'jsonl') throw new UsageError(`data export writes --format jsonl only, got "${values.format}"`);
         if (values.split !== undefined && values.split !== 'train' && values.split !== 'val') throw new UsageError(`--split must be train or val, got "${values.split}"`);
         const split = values.split as 'train' | 'val' | undefined;
+        if (values.out !== undefined) checkWritableFile(resolve(values.out));
         return withDb(io, (db) => {
           if (!getDataset(db, id)) throw new Error(`no dataset ${id} (see "tunesmith data list")`);
           if (values.out === undefined) writeDatasetJsonl(db, id, 1, { split });

@@ -1,4 +1,6 @@
 // tunesmith export: a training run as a PEFT adapter or a merged Hugging Face model.
+import { resolve } from 'node:path';
+import { checkWritableFolder } from '../../system/writable-output.js';
 import type { ExportResult } from '../../trainer/jobs/export.js';
 import { parseOptions, runEphemeralJob, UsageError, withContext, type CliCommand } from '../command.js';
 
@@ -21,6 +23,8 @@ export const exportCommand: CliCommand = {
     if (!values.out) throw new UsageError('export needs --out DIR');
     const dtype = values.dtype ?? 'bf16';
     if (dtype !== 'bf16' && dtype !== 'f16' && dtype !== 'f32') throw new UsageError(`--dtype must be bf16, f16 or f32, got "${dtype}"`);
+    // Before the run is read and a process started: a folder that cannot be written fails now.
+    checkWritableFolder(resolve(values.out));
     const result = (await withContext(io, (ctx) =>
       runEphemeralJob(ctx, { kind: 'export', run: values.run!, format: values.format as 'peft' | 'merged', out: values.out!, dtype, maxShardBytes: 5_000_000_000 }, {
         progress: (_step, _total, message) => !values.json && io.out(message),

@@ -5,7 +5,10 @@ import { basename, resolve } from 'node:path';
 import { listMetrics } from '../../../db/metrics.js';
 import { TRAIN_METHODS, TrainSpecSchema, type TrainSpec } from '../../api/contract.js';
 import { describeIssues } from '../../api/dispatch.js';
-import { importDataset, ImportRejectedError } from '../../data/import-dataset.js';
+import { findIdenticalDataset } from '../../data/identical-dataset.js';
+import { importDataset, ImportRejectedError, resolveImportFormat, type ImportOptions } from '../../data/import-dataset.js';
+import { requireModelFolder } from '../../model/model-folder.js';
+import { checkWritableFolder } from '../../system/writable-output.js';
 import type { TrainResult } from '../../trainer/jobs/train.js';
 import { refuseIfRunFolderBusy } from '../../jobs/live-runs.js';
 import { resumeSpec } from '../../train/resume-run.js';
@@ -21,7 +24,8 @@ export const trainCommand: CliCommand = {
 
   --model DIR          base model: a Hugging Face folder
   --data FILE          a data file, imported first (see "tunesmith data import" for formats
-                       and options; its validation split is held out)
+                       and options; its validation split is held out); a file with the same
+                       content as an earlier import reuses that dataset
   --dataset ID         a dataset already imported
   --method M           ${TRAIN_METHODS.join(', ')}
                        (default full)
@@ -150,14 +154,27 @@ export const trainCommand: CliCommand = {
     const checked = TrainSpecSchema.safeParse({ ...draft, datasetId: 1 });
     if (!checked.success) throw new UsageError(describeIssues(checked.error).replaceAll('params.', '--'));
 
+    // Paths that cannot work fail before the data is read or a process starts.
+    requireModelFolder(draft.model);
+    checkWritableFolder(draft.out);
+
     return withContext(io, async (ctx) => {
       let datasetId: number;
       if (values.dataset !== undefined) datasetId = parseIntOption('dataset', values.dataset, 0, 1, 2 ** 31 - 1);
       else {
+        const file = resolve(values.data!);
+        const importOptions: ImportOptions = { name: basename(values.data!) };
         try {
-          const { dataset } = importDataset(ctx.db, resolve(values.data!), { name: basename(values.data!) });
-          datasetId = dataset.id;
-          io.out(`imported ${values.data} as dataset ${dataset.id}: ${dataset.trainCount} training and ${dataset.valCount} validation examples`);
+          // The same file trained on again uses the dataset it gave last time instead of a new copy.
+          const same = findIdenticalDataset(ctx.db, file, resolveImportFormat(file, importOptions), importOptions);
+          if (same) {
+            datasetId = same.id;
+            io.out(`using dataset ${same.id} (same content as ${values.data}): ${same.trainCount} training and ${same.valCount} validation examples`);
+          } else {
+            const { dataset } = importDataset(ctx.db, file, importOptions);
+            datasetId = dataset.id;
+            io.out(`imported ${values.data} as dataset ${dataset.id}: ${dataset.trainCount} training and ${dataset.valCount} validation examples`);
+          }
         } catch (err) {
           if (err instanceof ImportRejectedError) {
             io.err(err.message);

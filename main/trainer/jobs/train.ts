@@ -8,7 +8,7 @@ import type { TrainSpec } from '../../api/contract.js';
 import { trainingDataHash } from '../../data/content-hash.js';
 import { iterateTemplatedExamples } from '../../data/tokenized-dataset.js';
 import { loadEngine, type NativeTrainer } from '../../engine/native.js';
-import { EpochOrder, makeMicroBatch, type TrainSequence } from '../../train/batches.js';
+import { batchSizeWarning, EpochOrder, makeMicroBatch, type TrainSequence } from '../../train/batches.js';
 import { engineLoraOptions, engineTrainerOptions } from '../../train/engine-trainer-options.js';
 import { writeHfFolder } from '../../train/hf-folder.js';
 import { checkpointPath, markCheckpoint, prepareNewRunFolder, readCheckpointMark, runFolder, type RunFolder } from '../../train/run-folder.js';
@@ -47,6 +47,8 @@ function loadSequences(databasePath: string | null, spec: TrainSpec, ctx: JobCon
     }
     if (sequences.length === 0) throw new Error(`dataset ${spec.datasetId} ("${dataset.name}") has no training example with a token to learn`);
     ctx.log('info', `dataset "${dataset.name}": ${sequences.length} training examples${dropped ? `, ${dropped} without targets skipped` : ''}${truncated ? `, ${truncated} cut to ${spec.seqLen} tokens` : ''}`);
+    const tooLarge = batchSizeWarning(spec.batchSize, sequences.length);
+    if (tooLarge) ctx.log('warn', tooLarge);
     const padId = tokenizer.eosTokenId ?? tokenizer.bosTokenId ?? 0;
     return { sequences, padId, datasetHash: trainingDataHash(db, spec.datasetId) };
   });

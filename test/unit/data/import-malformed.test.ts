@@ -151,6 +151,37 @@ describe('malformed files', () => {
     expect(err.report.issues).toEqual([{ line: 2, kind: 'over-context', message: "the templated example is 51 tokens, over the model's context of 20" }]);
   });
 
+  it('a bad first row is reported with its own error and line, not as rows in no known format', () => {
+    const cases: [string, string, RegExp][] = [
+      ['first.jsonl', 'nope\n', /first\.jsonl line 1: not valid JSON: Unexpected token 'o'/],
+      ['cut.jsonl', '{"prompt": "a", "completion": "b\n', /cut\.jsonl line 1: not valid JSON \(the line looks cut off\): Unterminated string/],
+      ['object.json', '{"prompt": "a", "completion": \n', /object\.json line 1: not valid JSON \(the line looks cut off\)/],
+      ['element.json', '[\n{"prompt": "a", "completion": x}\n]', /element\.json line 2: not valid JSON: Unexpected token 'x'/],
+      ['cut-array.json', '[\n  {"prompt": "a",\n   "completion": ', /cut-array\.json line 3: the file ends inside the JSON array opened at line 1: the element starting at line 2 is incomplete/],
+      ['columns.tsv', 'prompt\tcompletion\na\tb\tc\n', /columns\.tsv line 2: expected 2 columns \(prompt, completion\), found 3/],
+      ['quote.csv', 'prompt,completion\n"a,b\n', /quote\.csv line 2: a quoted field opened here never closes/],
+    ];
+    for (const [name, content, expected] of cases) {
+      const err = rejects(file(name, content));
+      expect(err, name).toBeInstanceOf(DataFileError);
+      expect(err.message, name).toMatch(expected);
+      expect(err.message, name).not.toMatch(/no known format/);
+    }
+    // An unreadable header is the file's problem: the next row must not silently become the header.
+    const header = Buffer.concat([Buffer.from('pro'), Buffer.from([0xe9]), Buffer.from('mpt,completion\na,b\n')]);
+    expect(rejects(file('header.csv', header)).message).toMatch(/header\.csv line 1: the header row cannot be read: column 1: invalid UTF-8/);
+  });
+
+  it('a bad first row does not decide the format: the good rows after it are detected and the bad one listed', () => {
+    const path = file('bad-first.jsonl', `nope\n${JSON.stringify(alpacaRow(1))}\n${JSON.stringify(alpacaRow(2))}\n`);
+    const err = rejects(path) as ImportRejectedError;
+    expect(err).toBeInstanceOf(ImportRejectedError);
+    expect(err.report.format).toBe('alpaca');
+    expect(err.report.issues).toEqual([expect.objectContaining({ line: 1, kind: 'bad-json' })]);
+    // Not "cut off": the line is whole, just not JSON.
+    expect(err.message).toContain(`${path} line 1: not valid JSON: Unexpected token`);
+  });
+
   it('validateDataFile reports the same problems without writing anything', () => {
     const before = snapshot();
     const report = validateDataFile(file('v.jsonl', '{"text": "a"}\nnot json\n{"text": "a"}\n'));
