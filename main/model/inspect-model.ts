@@ -3,7 +3,7 @@
 // trainer process, through `checkWithEngine`), so a folder shown as usable is one `score` and
 // training will load. Recording it in the models table makes it a recent model.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { Db } from '../../db/database.js';
 import type { ModelSummary } from '../api/contract.js';
 import { templateStopToken } from '../data/templated-example.js';
