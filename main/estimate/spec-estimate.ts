@@ -6,7 +6,8 @@ import { methodFamily, type TrainSpec } from '../api/contract.js';
 import type { EstimateInput, LoraSlot, ZoVariant } from './memory-estimate.js';
 import type { ModelShape } from './model-shape.js';
 
-const PRESETS: Record<'attention' | 'all-linear' | 'qv', LoraSlot[]> = {
+/** LoRA target presets as the projections they cover (the engine's native/src/train/lora.cpp). */
+export const LORA_TARGET_PRESETS: Record<'attention' | 'all-linear' | 'qv', LoraSlot[]> = {
   attention: ['q', 'k', 'v', 'o'],
   'all-linear': ['q', 'k', 'v', 'o', 'gate', 'up', 'down'],
   qv: ['q', 'v'],
@@ -40,7 +41,7 @@ export function estimateInputForSpec(spec: EstimatedSpec, shape: ModelShape, lon
     optimizer: spec.optimizer,
     checkpointing: spec.checkpointing,
     loraRank: spec.loraR,
-    loraTargets: typeof spec.loraTargets === 'string' ? PRESETS[spec.loraTargets] : spec.loraTargets,
+    loraTargets: typeof spec.loraTargets === 'string' ? LORA_TARGET_PRESETS[spec.loraTargets] : spec.loraTargets,
     loraDropout: spec.loraDropout,
     loraTrainEmbeddings: spec.loraTrainEmbeddings,
     loraTrainHead: spec.loraTrainHead,
