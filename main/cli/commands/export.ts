@@ -1,7 +1,7 @@
 // tunesmith export: a training run as a PEFT adapter, a merged Hugging Face model, or a recipe that
 // trains it again on a cluster with accelerate (FSDP or DeepSpeed).
 import type { ExportResult } from '../../trainer/jobs/export.js';
-import { parseNumberOption, parseOptions, runEphemeralJob, UsageError, withContext, type CliCommand } from '../command.js';
+import { parseIntOption, parseOptions, runEphemeralJob, UsageError, withContext, type CliCommand } from '../command.js';
 
 export const exportCommand: CliCommand = {
   name: 'export',
@@ -43,12 +43,9 @@ export const exportCommand: CliCommand = {
     if (format !== 'recipe') {
       for (const name of ['gpus', 'nodes', 'from-step'] as const) if (values[name] !== undefined) throw new UsageError(`--${name} applies to --format recipe only`);
     }
-    const gpus = parseNumberOption('gpus', values.gpus, 8, 1, 1024);
-    const nodes = parseNumberOption('nodes', values.nodes, 1, 1, 4096);
-    const fromStep = values['from-step'] === undefined ? undefined : parseNumberOption('from-step', values['from-step'], 1, 1, 10_000_000);
-    for (const [name, n] of [['gpus', gpus], ['nodes', nodes], ['from-step', fromStep ?? 1]] as const) {
-      if (!Number.isInteger(n)) throw new UsageError(`--${name} must be a whole number, got ${n}`);
-    }
+    const gpus = parseIntOption('gpus', values.gpus, 8, 1, 1024);
+    const nodes = parseIntOption('nodes', values.nodes, 1, 1, 4096);
+    const fromStep = values['from-step'] === undefined ? undefined : parseIntOption('from-step', values['from-step'], 1, 1, 10_000_000);
     const result = (await withContext(io, (ctx) =>
       runEphemeralJob(ctx, { kind: 'export', run: values.run!, format, out: values.out!, dtype, maxShardBytes: 5_000_000_000, gpus, nodes, fromStep }, {
         progress: (_step, _total, message) => !values.json && io.out(message),
