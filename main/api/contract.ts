@@ -197,7 +197,7 @@ export const ExportSpecSchema = z.object({
   dtype: z.enum(['f32', 'bf16', 'f16']).default('bf16'),
   maxShardBytes: z.number().int().min(1_000_000).default(5_000_000_000),
   ...clusterShape,
-  /** Recipe: start from the run's weights at this step (a checkpoint, or the last step) instead of the base. */
+  /** Recipe: start from the run's weights at this checkpoint step instead of the base, and train the steps after it. */
   fromStep: z.number().int().min(1).optional(),
 });
 export type ExportSpec = z.infer<typeof ExportSpecSchema>;

@@ -26,7 +26,7 @@ export function exportHandlers(deps: { db: Db; jobs: JobService; exportsDir: str
       if (format === 'recipe') {
         const refusal = recipeRefusal(spec);
         if (refusal) throw new ApiError('bad_request', `params.format: run ${runId}: ${refusal}`);
-        if (fromStep !== undefined && fromStep > spec.steps) throw new ApiError('bad_request', `params.fromStep: ${fromStep} is past the run's ${spec.steps} steps`);
+        if (fromStep !== undefined && fromStep >= spec.steps) throw new ApiError('bad_request', `params.fromStep: ${fromStep}: the run has ${spec.steps} steps; a recipe starts from a checkpoint before the last`);
       }
       const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
       const target = out ?? join(deps.exportsDir, `run-${runId}-${format === 'merged' ? `merged-${dtype}` : format}-${stamp}`);

@@ -30,7 +30,7 @@ export function recipeReadme(s: RecipeSettings, shape: ClusterShape, counts: { t
         `On ${shape.nodes} nodes, start the same command on every node, each with its own rank (0 on the main node) and the main node's address:`,
         '',
         '```sh',
-        ...Array.from({ length: Math.min(shape.nodes, 3) }, (_, i) => `accelerate launch --config_file accelerate/fsdp.yaml --machine_rank ${i} --main_process_ip MAIN_NODE_ADDRESS train.py`),
+        ...Array.from({ length: Math.min(shape.nodes, 3) }, (_, i) => `accelerate launch --config_file accelerate/fsdp.yaml --machine_rank ${i} --main_process_ip MAIN_NODE_ADDRESS train.py --model PATH_OR_ID`),
         ...(shape.nodes > 3 ? ['# … up to --machine_rank ' + (shape.nodes - 1)] : []),
         '```',
       ]
@@ -41,7 +41,7 @@ export function recipeReadme(s: RecipeSettings, shape: ClusterShape, counts: { t
     `This folder trains the Tunesmith run \`${s.run}\` again with Hugging Face accelerate, on ${shape.nodes > 1 ? `${shape.nodes} nodes × ${shape.gpus} GPUs` : `${shape.gpus} GPU${shape.gpus > 1 ? 's' : ''}`}, with FSDP or DeepSpeed ZeRO-3.`,
     `It holds the run's ${counts.train} training and ${counts.val} validation examples already templated and tokenized as Tunesmith trained them,`,
     'the order each optimizer step took them in, and the method and hyper-parameters in `recipe.json`.',
-    s.start ? `Training starts from the run's weights at step ${s.start.step} (\`${s.start.model ?? s.start.adapter}\`), with a fresh optimizer, and continues to step ${s.steps}.` : `Training starts from the base model, as the run did, and runs its ${s.steps} steps.`,
+    s.start ? `Training starts from the run's weights at its step ${s.start.step} checkpoint (\`${s.start.model ?? s.start.adapter}\`), with a fresh optimizer, and trains steps ${s.start.step + 1} to ${s.steps}.` : `Training starts from the base model, as the run did, and runs its ${s.steps} steps.`,
     '',
     '| File | What it is |',
     '| --- | --- |',
@@ -88,10 +88,10 @@ export function recipeReadme(s: RecipeSettings, shape: ClusterShape, counts: { t
     '## Batch size',
     '',
     `Tunesmith took ${s.batchSize} examples per micro-batch × ${s.gradAccum} micro-batch${s.gradAccum > 1 ? 'es' : ''} of accumulation = ${perStep} examples per optimizer step.`,
-    'On the cluster the global batch is per-device batch × processes × accumulation. By default `train.py` splits each of Tunesmith\'s micro-batches over the processes, so the global batch, the data order and the loss are the run\'s:',
+    'On the cluster the global batch is per-device batch × processes × accumulation. By default `train.py` splits each of Tunesmith\'s micro-batches over the processes, so the global batch, the data order and the loss are the run\'s.',
     splits
-      ? `on ${processes} processes that is ${s.batchSize / processes} example${s.batchSize / processes > 1 ? 's' : ''} per process × ${processes} × ${s.gradAccum} = ${perStep}.`
-      : `${s.batchSize} examples do not split over ${processes} processes, so pass \`--per-device-batch-size N\` (and \`--grad-accum A\`): each step then takes N × ${processes} × A examples of \`data/order.txt\` in order, and there are fewer, larger steps (the schedule is stretched to match).`,
+      ? `On ${processes} processes that is ${s.batchSize / processes} example${s.batchSize / processes > 1 ? 's' : ''} per process × ${processes} × ${s.gradAccum} = ${perStep}.`
+      : `But ${s.batchSize} examples do not split over ${processes} processes: pass \`--per-device-batch-size N\` (and \`--grad-accum A\`), and each step takes N × ${processes} × A examples of \`data/order.txt\` in order: fewer, larger steps (the schedule is stretched to match).`,
     'With DeepSpeed, `gradient_accumulation_steps` in `accelerate/deepspeed-zero3.yaml` must equal the accumulation `train.py` uses.',
     '',
     '## Bring the result back',
@@ -114,6 +114,9 @@ export function recipeReadme(s: RecipeSettings, shape: ClusterShape, counts: { t
     '- Carried over: the examples and their tokens, template and loss masks; the data order; the method and its settings; learning rate, schedule, warm-up, optimizer, weight decay, gradient clipping, accumulation and seed.',
     '- The first step\'s loss is Tunesmith\'s (the same weights on the same tokens). Later steps follow the same recipe but not bit for bit: GPUs compute in bf16, and random draws (LoRA\'s initial A matrices, dropout masks, the layers LISA samples) come from PyTorch\'s and Python\'s generators, not the engine\'s.',
     '- Not carried over: the optimizer state of a checkpoint (a run is not resumed; `--from-step` starts from its weights with a fresh optimizer), and zeroth-order methods (no distributed zeroth-order trainer exists).',
+    ...(s.method === 'lisa'
+      ? ["- LISA changes which weights train every few steps: checked with plain data parallelism; FSDP allows it with `fsdp_use_orig_params: true` (set in `accelerate/fsdp.yaml`), DeepSpeed ZeRO-3 does not expect it, so prefer FSDP."]
+      : []),
     '- Checked by Tunesmith\'s tests: full and LoRA runs on the CPU with two data-parallel processes (`accelerate launch --multi_gpu --num_processes 2` without a GPU). Not run there: the FSDP and DeepSpeed configs on GPUs, QLoRA (bitsandbytes) and DeepSpeed themselves.',
     '',
   ].join('\n');

@@ -20,8 +20,8 @@ export const exportCommand: CliCommand = {
   --dtype D        merged weights: bf16 (default), f16 or f32
   --gpus N         recipe: GPUs per node (default 8)
   --nodes N        recipe: nodes (default 1)
-  --from-step N    recipe: start from the run's weights at this step (a checkpoint, or the last
-                   step) instead of the base model
+  --from-step N    recipe: start from the run's weights at this checkpoint step (fresh optimizer)
+                   instead of the base model, and train the steps after it
   --json           print the result as JSON`,
   async run(argv, io) {
     const { values } = parseOptions(argv, {

@@ -258,6 +258,9 @@ def main():
                 f"pass --per-device-batch-size N (the global batch becomes N x {world} x {grad_accum})"
             )
         per_device = recipe["batch_size"] // world
+    if accelerator.state.deepspeed_plugin is not None:
+        # DeepSpeed reads the micro-batch from a prepared DataLoader; this script batches itself.
+        accelerator.state.deepspeed_plugin.deepspeed_config["train_micro_batch_size_per_gpu"] = per_device
     set_seed(recipe["seed"])
 
     train = read_jsonl(HERE / recipe["data"]["train"])

@@ -2,9 +2,9 @@
 // accelerate (FSDP or DeepSpeed ZeRO-3). It holds the run's examples tokenized as the train job
 // tokenized them, the order each optimizer step took them in (the same EpochOrder and seed), the
 // settings as recipe.json, the script (main/export/recipe/train.py, copied as is), accelerate
-// configs and a README. With fromStep, the run's weights at that step go in as the starting point.
+// configs and a README. With fromStep, the run's weights at that checkpoint go in as the starting point.
 // The folder is written under a temporary name and renamed: a crash never leaves half a recipe.
-import { closeSync, copyFileSync, cpSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { ExportSpec, TrainSpec } from '../../api/contract.js';
 import { loadEngine } from '../../engine/native.js';
@@ -49,35 +49,24 @@ function writeOrder(file: string, spec: TrainSpec, examples: number, fromStep: n
   }
 }
 
-/**
- * The run's weights at `step`: its final model or adapter when `step` is the last, else the
- * checkpoint of that step loaded into the engine and written out as the train job writes its result.
- */
+/** The run's weights at the checkpoint of `step`, loaded into the engine and written out as the train job writes its result. */
 async function writeStartWeights(folder: RunFolder, spec: TrainSpec, step: number, recipeDir: string): Promise<RecipeStart> {
-  const adapter = engineLoraOptions(spec) !== null;
-  const relative = adapter ? 'start/adapter' : 'start/model';
+  const checkpoints = listCheckpoints(folder).map((c) => c.step);
+  if (!checkpoints.includes(step)) {
+    throw new Error(`run ${folder.dir} has no checkpoint of step ${step}: ${checkpoints.length ? `it has steps ${checkpoints.join(', ')}` : 'it has none'}`);
+  }
+  const lora = engineLoraOptions(spec);
+  const relative = lora ? 'start/adapter' : 'start/model';
   const target = join(recipeDir, relative);
   mkdirSync(dirname(target), { recursive: true });
-  const final = adapter ? folder.adapter : folder.model;
-  if (step === spec.steps && existsSync(final)) {
-    cpSync(final, target, { recursive: true });
-  } else {
-    const checkpoint = checkpointPath(folder, step);
-    if (!listCheckpoints(folder).some((c) => c.step === step)) {
-      const steps = listCheckpoints(folder).map((c) => c.step);
-      if (existsSync(final)) steps.push(spec.steps);
-      throw new Error(`run ${folder.dir} has no checkpoint of step ${step}: it has ${steps.length ? `steps ${steps.join(', ')}` : 'none'}`);
-    }
-    const engine = loadEngine();
-    const model = await engine.loadModel(spec.model, { threads: spec.threads });
-    const lora = engineLoraOptions(spec);
-    if (lora) await model.attachLora(lora);
-    const trainer = new engine.Trainer(model, engineTrainerOptions(spec));
-    await trainer.loadCheckpoint(checkpoint);
-    if (adapter) await saveTrainedAdapter(model, spec.model, target);
-    else await saveTrainedModel(model, spec.model, target);
-  }
-  return adapter ? { step, adapter: relative } : { step, model: relative };
+  const engine = loadEngine();
+  const model = await engine.loadModel(spec.model, { threads: spec.threads });
+  if (lora) await model.attachLora(lora);
+  const trainer = new engine.Trainer(model, engineTrainerOptions(spec));
+  await trainer.loadCheckpoint(checkpointPath(folder, step));
+  if (lora) await saveTrainedAdapter(model, spec.model, target);
+  else await saveTrainedModel(model, spec.model, target);
+  return lora ? { step, adapter: relative } : { step, model: relative };
 }
 
 function tiedEmbeddings(modelDir: string): boolean {
@@ -91,7 +80,8 @@ export async function runRecipeExport(spec: ExportSpec, ctx: JobContext, databas
   const refusal = recipeRefusal(run);
   if (refusal) throw new Error(`run ${folder.dir}: ${refusal}`);
   const fromStep = spec.fromStep ?? 0;
-  if (fromStep > run.steps) throw new Error(`--from-step ${fromStep} is past the run's ${run.steps} steps`);
+  // The recipe trains the steps after its start: the last step leaves none (export the model or adapter instead).
+  if (fromStep >= run.steps) throw new Error(`--from-step ${fromStep}: the run has ${run.steps} steps; a recipe starts from a checkpoint before the last`);
   const out = resolve(spec.out);
   if (existsSync(out) && readdirSync(out).length > 0) throw new Error(`the export folder ${out} already exists and is not empty: choose a new folder`);
 

@@ -118,7 +118,7 @@ describe.skipIf(!haveAssets)('runs.resume, runs.timeline, runs.checkpoints, expo
     expect(readFileSync(join(recipe.out, 'accelerate', 'fsdp.yaml'), 'utf8')).toMatch(/^num_processes: 4 /m);
     const { exports } = await call<{ exports: { format: string; path: string; detail: { launch: string | null } }[] }>('exports.list', { runId: resumedId });
     expect(exports[0]).toMatchObject({ format: 'recipe', path: recipe.out, detail: { launch: `cd ${recipe.out} && accelerate launch --config_file accelerate/fsdp.yaml train.py` } });
-    await expect(call('exports.start', { runId: resumedId, format: 'recipe', fromStep: 1000 })).rejects.toThrow(/params\.fromStep: 1000 is past the run's \d+ steps/);
+    await expect(call('exports.start', { runId: resumedId, format: 'recipe', fromStep: 1000 })).rejects.toThrow(/params\.fromStep: 1000: the run has \d+ steps; a recipe starts from a checkpoint before the last/);
   });
 
   it('a run whose trainer died is offered for resuming after an app restart, from its last periodic checkpoint', async () => {
