@@ -18,7 +18,7 @@ import { checkpointPath, listCheckpoints, readRunSpec, runFolder, type RunFolder
 import { saveTrainedAdapter, saveTrainedModel } from '../../train/save-trained.js';
 import type { ExportResult } from './export.js';
 import type { JobContext } from './job-context.js';
-import { loadSequences } from './train.js';
+import { loadSequences } from './train-sequences.js';
 
 /** The script and its requirements, shipped with Tunesmith and copied into every recipe unchanged. */
 const RECIPE_ASSETS = ['train.py', 'requirements.txt'];

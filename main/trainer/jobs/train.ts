@@ -4,14 +4,13 @@
 // writing the trained model as a Hugging Face folder at the end. Cancelling writes a checkpoint
 // first, so a cancelled run can be resumed; so can one that crashed, from its last checkpoint.
 import type { TrainSpec } from '../../api/contract.js';
-import { iterateTemplatedExamples } from '../../data/tokenized-dataset.js';
 import { loadEngine, type NativeTrainer } from '../../engine/native.js';
-import { EpochOrder, makeMicroBatch, type TrainSequence } from '../../train/batches.js';
+import { EpochOrder, makeMicroBatch } from '../../train/batches.js';
 import { engineLoraOptions, engineTrainerOptions } from '../../train/engine-trainer-options.js';
-import { saveTrainedAdapter, saveTrainedModel } from '../../train/save-trained.js';
 import { checkpointPath, markCheckpoint, prepareNewRunFolder, readCheckpointMark, runFolder, type RunFolder } from '../../train/run-folder.js';
+import { saveTrainedAdapter, saveTrainedModel } from '../../train/save-trained.js';
 import type { JobContext } from './job-context.js';
-import { withStoredDataset } from './stored-dataset.js';
+import { loadSequences } from './train-sequences.js';
 
 export interface TrainResult {
   runDir: string;
@@ -26,37 +25,6 @@ export interface TrainResult {
   cancelled: boolean;
   /** The checkpoint to resume from, when one was written. */
   lastCheckpoint: string | null;
-}
-
-/**
- * A split of the run's dataset as training sees it, tokenized; examples with nothing to learn (no
- * target token) are dropped. The training split must have one.
- */
-export function loadSequences(
-  databasePath: string | null,
-  spec: TrainSpec,
-  ctx: JobContext,
-  split: 'train' | 'val' = 'train',
-): Promise<{ sequences: TrainSequence[]; padId: number }> {
-  return withStoredDataset(databasePath, spec, ({ db, dataset, tokenizer, template }) => {
-    const sequences: TrainSequence[] = [];
-    let dropped = 0;
-    let truncated = 0;
-    for (const row of iterateTemplatedExamples(db, spec.datasetId, tokenizer, template, {
-      split,
-      trainOnResponsesOnly: spec.responsesOnly,
-      maxTokens: spec.seqLen,
-    })) {
-      if (row.truncated) truncated++;
-      if (row.ids.length < 2 || !row.mask.some((m, i) => m === 1 && i > 0)) dropped++;
-      else sequences.push({ ids: row.ids, mask: row.mask });
-    }
-    const kind = split === 'train' ? 'training' : 'validation';
-    if (sequences.length === 0 && split === 'train') throw new Error(`dataset ${spec.datasetId} ("${dataset.name}") has no training example with a token to learn`);
-    ctx.log('info', `dataset "${dataset.name}": ${sequences.length} ${kind} examples${dropped ? `, ${dropped} without targets skipped` : ''}${truncated ? `, ${truncated} cut to ${spec.seqLen} tokens` : ''}`);
-    const padId = tokenizer.eosTokenId ?? tokenizer.bosTokenId ?? 0;
-    return { sequences, padId };
-  });
 }
 
 async function writeCheckpoint(trainer: NativeTrainer, folder: RunFolder, spec: TrainSpec, step: number, examples: number, trainExamples: number): Promise<string> {
