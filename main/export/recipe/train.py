@@ -191,8 +191,6 @@ def collate(rows, pad_id, device):
 
 def target_nll(model, rows, pad_id, device):
     """Sum of the negative log-likelihood over the target tokens of `rows`, and how many there are."""
-    if not rows:
-        return torch.zeros((), device=device), torch.zeros((), device=device)
     ids, labels, attention = collate(rows, pad_id, device)
     logits = model(input_ids=ids, attention_mask=attention).logits
     targets = labels[:, 1:]
@@ -207,10 +205,14 @@ def evaluate(model, examples, per_device, pad_id, accelerator):
     count = torch.zeros((), device=accelerator.device)
     with torch.no_grad():
         batches = max(1, -(-len(examples) // (per_device * accelerator.num_processes)))
-        for b in range(batches):  # every process runs the same number of forwards (FSDP needs it)
-            nll, n = target_nll(model, mine[b * per_device : (b + 1) * per_device], pad_id, accelerator.device)
-            total += nll
-            count += n
+        for b in range(batches):
+            rows = mine[b * per_device : (b + 1) * per_device]
+            # Every process runs the same forwards (sharded models gather weights in each), so one
+            # whose share has run out scores a stand-in row and does not count it.
+            nll, n = target_nll(model, rows or examples[:1], pad_id, accelerator.device)
+            if rows:
+                total += nll
+                count += n
     total = accelerator.reduce(total, "sum")
     count = accelerator.reduce(count, "sum")
     return (total / count).item() if count.item() > 0 else float("nan")
