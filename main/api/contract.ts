@@ -175,17 +175,30 @@ export const GenerateSpecSchema = z.object({
 });
 export type GenerateSpec = z.infer<typeof GenerateSpecSchema>;
 
+export const EXPORT_FORMATS = ['peft', 'merged', 'recipe'] as const;
+
+/** Where a recipe's accelerate configs launch: GPUs per node and nodes. */
+const clusterShape = {
+  gpus: z.number().int().min(1).max(1024).default(8),
+  nodes: z.number().int().min(1).max(4096).default(1),
+};
+
 /**
- * Export a training run: its LoRA adapter in PEFT's layout, or a merged Hugging Face model (adapter
- * folded into the base; QLoRA onto the dequantized base) in f32, bf16 or f16.
+ * Export a training run: its LoRA adapter in PEFT's layout, a merged Hugging Face model (adapter
+ * folded into the base; QLoRA onto the dequantized base) in f32, bf16 or f16, or a recipe that
+ * trains it again with Hugging Face accelerate (FSDP or DeepSpeed) on a cluster, optionally
+ * starting from the weights of one of its checkpoints.
  */
 export const ExportSpecSchema = z.object({
   kind: z.literal('export'),
   run: z.string().min(1, 'a run folder is required'),
-  format: z.enum(['peft', 'merged']),
+  format: z.enum(EXPORT_FORMATS),
   out: z.string().min(1),
   dtype: z.enum(['f32', 'bf16', 'f16']).default('bf16'),
   maxShardBytes: z.number().int().min(1_000_000).default(5_000_000_000),
+  ...clusterShape,
+  /** Recipe: start from the run's weights at this checkpoint step instead of the base, and train the steps after it. */
+  fromStep: z.number().int().min(1).optional(),
 });
 export type ExportSpec = z.infer<typeof ExportSpecSchema>;
 
@@ -420,11 +433,11 @@ export const ExportRecordSchema = z.object({
   id: z.number().int(),
   /** The training run exported. */
   runId: z.number().int().nullable(),
-  format: z.enum(['peft', 'merged']),
+  format: z.enum(EXPORT_FORMATS),
   path: z.string(),
   bytes: z.number().nullable(),
-  /** dtype, the export job's run id, the reload check's relative error. */
-  detail: z.object({ dtype: z.string().nullable(), exportRunId: z.number().int(), reloadRelError: z.number().nullable(), method: z.string().nullable() }).partial().nullable(),
+  /** dtype, the export job's run id, the reload check's relative error; a recipe's launch command. */
+  detail: z.object({ dtype: z.string().nullable(), exportRunId: z.number().int(), reloadRelError: z.number().nullable(), method: z.string().nullable(), launch: z.string().nullable() }).partial().nullable(),
   createdAt: z.string(),
 });
 export type ExportRecord = z.infer<typeof ExportRecordSchema>;
@@ -465,11 +478,14 @@ export const methods = {
     result: z.object({ run: RunSchema, fromStep: z.number().int() }),
   },
   'exports.start': {
-    summary: "Export a finished training run: its LoRA adapter as a PEFT folder, or a merged Hugging Face model in a dtype; runs as a job (progress events follow), recorded in the exports list when it succeeds.",
+    summary: "Export a finished training run: its LoRA adapter as a PEFT folder, a merged Hugging Face model in a dtype, or a recipe for accelerate (FSDP or DeepSpeed) on a cluster of `gpus` per node × `nodes`; runs as a job (progress events follow), recorded in the exports list when it succeeds.",
     params: z.object({
       runId: z.number().int(),
-      format: z.enum(['peft', 'merged']),
+      format: z.enum(EXPORT_FORMATS),
       dtype: z.enum(['f32', 'bf16', 'f16']).default('bf16'),
+      ...clusterShape,
+      /** Recipe: start from the run's weights at this checkpoint step instead of the base. */
+      fromStep: z.number().int().min(1).optional(),
       /** The folder to write (new or empty); default <home>/exports/run-<id>-<format>[-<dtype>]-<time>. */
       out: z.string().min(1).optional(),
     }),

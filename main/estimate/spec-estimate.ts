@@ -6,7 +6,8 @@ import { methodFamily, type TrainSpec } from '../api/contract.js';
 import type { EstimateInput, LoraSlot, ZoVariant } from './memory-estimate.js';
 import type { ModelShape } from './model-shape.js';
 
-const PRESETS: Record<'attention' | 'all-linear' | 'qv', LoraSlot[]> = {
+/** LoRA target presets as the projections they cover (the engine's native/src/train/lora.cpp). */
+const LORA_TARGET_PRESETS: Record<'attention' | 'all-linear' | 'qv', LoraSlot[]> = {
   attention: ['q', 'k', 'v', 'o'],
   'all-linear': ['q', 'k', 'v', 'o', 'gate', 'up', 'down'],
   qv: ['q', 'v'],
@@ -14,7 +15,7 @@ const PRESETS: Record<'attention' | 'all-linear' | 'qv', LoraSlot[]> = {
 
 /** The projections a spec's LoRA targets name: a preset expanded, or the list itself. */
 export function expandLoraTargets(targets: TrainSpec['loraTargets']): readonly LoraSlot[] {
-  return typeof targets === 'string' ? PRESETS[targets] : targets;
+  return typeof targets === 'string' ? LORA_TARGET_PRESETS[targets] : targets;
 }
 
 export type EstimatedSpec = Pick<

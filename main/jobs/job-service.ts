@@ -219,6 +219,6 @@ function defaultName(spec: UserJobSpec): string {
     case 'evaluate':
       return `Held-out loss of ${basename(spec.model)}${spec.adapter ? ` + adapter ${basename(resolve(spec.adapter, '..'))}` : ''} on dataset ${spec.datasetId} (${spec.split})`;
     case 'export':
-      return `Export of ${basename(spec.run)} as ${spec.format === 'peft' ? 'a PEFT adapter' : `a merged ${spec.dtype} model`}`;
+      return `Export of ${basename(spec.run)} as ${spec.format === 'peft' ? 'a PEFT adapter' : spec.format === 'recipe' ? `a recipe for ${spec.nodes} × ${spec.gpus} GPUs` : `a merged ${spec.dtype} model`}`;
   }
 }

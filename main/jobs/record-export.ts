@@ -31,6 +31,6 @@ export function recordExportRun(db: Db, exportRunId: number, spec: ExportSpec, r
     format: result.format,
     path: result.out,
     bytes: folderBytes(result.out),
-    detail: { dtype: result.dtype, exportRunId, reloadRelError: result.reloadRelError, method: train?.spec.method ?? null },
+    detail: { dtype: result.dtype, exportRunId, reloadRelError: result.reloadRelError, method: train?.spec.method ?? null, launch: result.launch ?? null },
   });
 }

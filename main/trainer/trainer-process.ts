@@ -46,7 +46,7 @@ async function run(message: Extract<ToTrainer, { type: 'run' }>): Promise<unknow
     case 'train':
       return runTrain(spec, ctx, message.databasePath);
     case 'export':
-      return runExport(spec, ctx);
+      return runExport(spec, ctx, message.databasePath);
     case 'choice-eval':
       return runChoiceEval(spec, ctx);
     case 'evaluate':

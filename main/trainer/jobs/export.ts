@@ -3,27 +3,32 @@
 // adapter into the base (QLoRA: onto the NF4-dequantized base it was trained on) — or takes a
 // full-weight run's model — and writes a Hugging Face folder in the chosen dtype, sharded at 5 GB.
 // Then it reloads what it wrote and compares its logits with the in-memory model on a probe.
+// "recipe" hands the run over to a cluster (export-recipe.ts).
 import { cpSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { usesAdapter, type ExportSpec } from '../../api/contract.js';
 import { loadEngine } from '../../engine/native.js';
 import { readRunSpec, runFolder } from '../../train/run-folder.js';
+import { runRecipeExport } from './export-recipe.js';
 import type { JobContext } from './job-context.js';
 import { openModel } from './open-model.js';
 
 export interface ExportResult {
-  format: 'peft' | 'merged';
+  format: 'peft' | 'merged' | 'recipe';
   out: string;
   dtype: string | null;
   /** ‖reloaded − source‖/‖source‖ over the probe's logits (merged only). */
   reloadRelError: number | null;
+  /** Recipe: the command that starts it on the cluster. */
+  launch?: string;
 }
 
 function checkNewFolder(out: string): void {
   if (existsSync(out) && readdirSync(out).length > 0) throw new Error(`the export folder ${out} already exists and is not empty: choose a new folder`);
 }
 
-export async function runExport(spec: ExportSpec, ctx: JobContext): Promise<ExportResult> {
+export async function runExport(spec: ExportSpec, ctx: JobContext, databasePath: string | null): Promise<ExportResult> {
+  if (spec.format === 'recipe') return runRecipeExport(spec, ctx, databasePath);
   const folder = runFolder(spec.run);
   const run = readRunSpec(folder);
   const out = resolve(spec.out);

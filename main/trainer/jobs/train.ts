@@ -3,17 +3,14 @@
 // reporting a metric and a progress line per optimizer step, checkpointing into the run folder, and
 // writing the trained model as a Hugging Face folder at the end. Cancelling writes a checkpoint
 // first, so a cancelled run can be resumed; so can one that crashed, from its last checkpoint.
-import { basename, join } from 'node:path';
 import type { TrainSpec } from '../../api/contract.js';
-import { trainingDataHash } from '../../data/content-hash.js';
-import { iterateTemplatedExamples } from '../../data/tokenized-dataset.js';
 import { loadEngine, type NativeTrainer } from '../../engine/native.js';
-import { batchSizeWarning, EpochOrder, makeMicroBatch, type TrainSequence } from '../../train/batches.js';
+import { EpochOrder, makeMicroBatch } from '../../train/batches.js';
 import { engineLoraOptions, engineTrainerOptions } from '../../train/engine-trainer-options.js';
-import { writeHfFolder } from '../../train/hf-folder.js';
 import { checkpointPath, markCheckpoint, prepareNewRunFolder, readCheckpointMark, runFolder, type RunFolder } from '../../train/run-folder.js';
+import { saveTrainedAdapter, saveTrainedModel } from '../../train/save-trained.js';
 import type { JobContext } from './job-context.js';
-import { withStoredDataset } from './stored-dataset.js';
+import { loadSequences } from './train-sequences.js';
 
 export interface TrainResult {
   runDir: string;
@@ -28,30 +25,6 @@ export interface TrainResult {
   cancelled: boolean;
   /** The checkpoint to resume from, when one was written. */
   lastCheckpoint: string | null;
-}
-
-/** The training split, tokenized; examples with nothing to learn (no target token) are dropped. */
-function loadSequences(databasePath: string | null, spec: TrainSpec, ctx: JobContext): Promise<{ sequences: TrainSequence[]; padId: number; datasetHash: string }> {
-  return withStoredDataset(databasePath, spec, ({ db, dataset, tokenizer, template }) => {
-    const sequences: TrainSequence[] = [];
-    let dropped = 0;
-    let truncated = 0;
-    for (const row of iterateTemplatedExamples(db, spec.datasetId, tokenizer, template, {
-      split: 'train',
-      trainOnResponsesOnly: spec.responsesOnly,
-      maxTokens: spec.seqLen,
-    })) {
-      if (row.truncated) truncated++;
-      if (row.ids.length < 2 || !row.mask.some((m, i) => m === 1 && i > 0)) dropped++;
-      else sequences.push({ ids: row.ids, mask: row.mask });
-    }
-    if (sequences.length === 0) throw new Error(`dataset ${spec.datasetId} ("${dataset.name}") has no training example with a token to learn`);
-    ctx.log('info', `dataset "${dataset.name}": ${sequences.length} training examples${dropped ? `, ${dropped} without targets skipped` : ''}${truncated ? `, ${truncated} cut to ${spec.seqLen} tokens` : ''}`);
-    const tooLarge = batchSizeWarning(spec.batchSize, sequences.length);
-    if (tooLarge) ctx.log('warn', tooLarge);
-    const padId = tokenizer.eosTokenId ?? tokenizer.bosTokenId ?? 0;
-    return { sequences, padId, datasetHash: trainingDataHash(db, spec.datasetId) };
-  });
 }
 
 async function writeCheckpoint(trainer: NativeTrainer, folder: RunFolder, spec: TrainSpec, step: number, examples: number, trainExamples: number, datasetHash: string): Promise<string> {
@@ -134,15 +107,8 @@ export async function runTrain(spec: TrainSpec, ctx: JobContext, databasePath: s
   const done = { runDir: folder.dir, trainableParameters: trainable, stepsDone, finalLoss, examples: sequences.length, cancelled: false, lastCheckpoint };
   if (lora) {
     ctx.log('info', `writing the LoRA adapter to ${folder.adapter}`);
-    await model.saveAdapter(folder.adapter, basename(spec.model));
-    return { ...done, model: null, adapter: folder.adapter };
+    return { ...done, model: null, adapter: await saveTrainedAdapter(model, spec.model, folder.adapter) };
   }
   ctx.log('info', `writing the trained model to ${folder.model}`);
-  const out = await writeHfFolder({
-    baseModel: spec.model,
-    out: folder.model,
-    torchDtype: 'float32',
-    writeWeights: (dir) => model.save(join(dir, 'model.safetensors')),
-  });
-  return { ...done, model: out, adapter: null };
+  return { ...done, model: await saveTrainedModel(model, spec.model, folder.model), adapter: null };
 }

@@ -2,7 +2,7 @@
 // a LoRA run paused (cancel writes a checkpoint) and resumed as a new run whose metrics continue the
 // same step numbering; history's training summary; held-out loss with the adapter; PEFT and merged
 // exports recorded and listed; and jobs.start refusing a run that will not fit, naming what would.
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiReply, Run } from '../../../main/api/contract.js';
@@ -113,6 +113,18 @@ describe.skipIf(!haveAssets)('runs.resume, runs.timeline, runs.checkpoints, expo
     expect(score.perplexity).toBeGreaterThan(1);
     await expect(call('exports.start', { runId: pausedId, format: 'merged' })).rejects.toThrow(/params\.runId: run \d+ is cancelled/);
     await expect(call('exports.start', { runId: resumedId, format: 'gguf' })).rejects.toThrow(/params\.format/);
+  });
+
+  it('exports.start writes a cluster recipe, recorded with its launch command', async () => {
+    const recipe = await call<{ run: Run; out: string }>('exports.start', { runId: resumedId, format: 'recipe', gpus: 4, nodes: 1 });
+    const recipeRun = await settled(recipe.run.id);
+    expect(recipeRun.state, recipeRun.error ?? '').toBe('succeeded');
+    expect(recipe.out).toMatch(/run-\d+-recipe-/);
+    expect(existsSync(join(recipe.out, 'train.py'))).toBe(true);
+    expect(readFileSync(join(recipe.out, 'accelerate', 'fsdp.yaml'), 'utf8')).toMatch(/^num_processes: 4 /m);
+    const { exports } = await call<{ exports: { format: string; path: string; detail: { launch: string | null } }[] }>('exports.list', { runId: resumedId });
+    expect(exports[0]).toMatchObject({ format: 'recipe', path: recipe.out, detail: { launch: `cd ${recipe.out} && accelerate launch --config_file accelerate/fsdp.yaml train.py` } });
+    await expect(call('exports.start', { runId: resumedId, format: 'recipe', fromStep: 1000 })).rejects.toThrow(/params\.fromStep: 1000: the run has \d+ steps; a recipe starts from a checkpoint before the last/);
   });
 
   it('a run whose trainer died is offered for resuming after an app restart, from its last periodic checkpoint', async () => {
