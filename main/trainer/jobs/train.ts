@@ -14,6 +14,7 @@ import { engineLoraOptions, engineTrainerOptions } from '../../train/engine-trai
 import { checkpointDamage, fallbackMessage, fileChecksum } from '../../train/checkpoint-integrity.js';
 import { divergence } from '../../train/divergence.js';
 import { writeHfFolder } from '../../train/hf-folder.js';
+import { writeFolderStaged } from '../../train/staged-folder.js';
 import { checkpointPath, listCheckpoints, markCheckpoint, prepareNewRunFolder, readCheckpointMark, runFolder, type CheckpointMark, type RunFolder } from '../../train/run-folder.js';
 import type { JobContext } from './job-context.js';
 import { withStoredDataset } from './stored-dataset.js';
@@ -176,7 +177,7 @@ export async function runTrain(spec: TrainSpec, ctx: JobContext, databasePath: s
   const done = { runDir: folder.dir, trainableParameters: trainable, stepsDone, finalLoss, examples: sequences.length, cancelled: false, lastCheckpoint };
   if (lora) {
     ctx.log('info', `writing the LoRA adapter to ${folder.adapter}`);
-    await model.saveAdapter(folder.adapter, basename(spec.model));
+    await writeFolderStaged(folder.adapter, (staging) => model.saveAdapter(staging, basename(spec.model)), { replace: resume !== null });
     return { ...done, model: null, adapter: folder.adapter };
   }
   ctx.log('info', `writing the trained model to ${folder.model}`);
@@ -184,6 +185,7 @@ export async function runTrain(spec: TrainSpec, ctx: JobContext, databasePath: s
     baseModel: spec.model,
     out: folder.model,
     torchDtype: 'float32',
+    replace: resume !== null, // a run resumed to train longer replaces the model it wrote before
     writeWeights: (dir) => model.save(join(dir, 'model.safetensors')),
   });
   return { ...done, model: out, adapter: null };
