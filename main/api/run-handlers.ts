@@ -76,7 +76,7 @@ export function runHandlers(deps: { db: Db; jobs: JobService; startOptions: () =
       refuseIfRunFolderBusy(db, run.spec.out);
       let resumed;
       try {
-        resumed = resumeSpec(run.spec.out, steps);
+        resumed = await resumeSpec(run.spec.out, steps);
       } catch (err) {
         // No checkpoint, no run.json, a folder that is gone: the user's to fix, said as it is.
         throw new ApiError('bad_request', `run ${runId}: ${(err as Error).message}`);

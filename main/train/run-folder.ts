@@ -1,9 +1,9 @@
 // A training run's folder: run.json (the spec it was started with), checkpoints/ (engine checkpoint
 // files, each with a small JSON sidecar saying which step it holds and how far into the data it
 // was), and model/ (the trained model) or adapter/ (a trained LoRA adapter), written at the end. Every file is written atomically
-// (temporary name, then rename), so a crash leaves either the old file or the new one.
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+// (temporary name, fsync, rename, fsync of the folder), so a crash leaves either the old file or the new one.
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { TrainSpec } from '../api/contract.js';
 
 export interface RunFolder {
@@ -23,8 +23,26 @@ export function runFolder(dir: string): RunFolder {
 
 export function writeJsonAtomic(file: string, value: unknown): void {
   const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n');
+  const fd = openSync(tmp, 'w');
+  try {
+    writeSync(fd, JSON.stringify(value, null, 2) + '\n');
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
   renameSync(tmp, file);
+  fsyncFolder(dirname(file));
+}
+
+/** Makes a rename into `dir` durable. Windows cannot open a folder to flush it; its renames are the OS's to keep. */
+export function fsyncFolder(dir: string): void {
+  if (process.platform === 'win32') return;
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /**
@@ -87,13 +105,20 @@ export interface CheckpointMark {
   trainExamples: number;
   /** The dataset's training data hash (trainingDataHash) when the checkpoint was written; absent in older checkpoints. */
   datasetHash?: string;
+  /** SHA-256 (hex) and size of the checkpoint file, checked before it is resumed from; absent: loaded unchecked. */
+  sha256?: string;
+  bytes?: number;
 }
 
 export function checkpointPath(folder: RunFolder, step: number): string {
   return join(folder.checkpoints, `step-${String(step).padStart(8, '0')}.ckpt`);
 }
 
-/** Records that the checkpoint file for `mark.step` is complete; written after the engine's file. */
+/**
+ * Records that the checkpoint file for `mark.step` is complete: the sidecar is what makes a checkpoint
+ * count, so it is written only after the engine's file and its folder are on disk (the engine
+ * fsyncs both before its save resolves).
+ */
 export function markCheckpoint(folder: RunFolder, mark: CheckpointMark, keep = 2): void {
   writeJsonAtomic(`${checkpointPath(folder, mark.step)}.json`, mark);
   const marks = listCheckpoints(folder);

@@ -3,9 +3,9 @@
 // tokenized them, the order each optimizer step took them in (the same EpochOrder and seed), the
 // settings as recipe.json, the script (main/export/recipe/train.py, copied as is), accelerate
 // configs and a README. With fromStep, the run's weights at that checkpoint go in as the starting point.
-// The folder is written under a temporary name and renamed: a crash never leaves half a recipe.
-import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+// The folder is staged and renamed into place (staged-folder.ts): a crash never leaves half a recipe.
+import { closeSync, copyFileSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import type { ExportSpec, TrainSpec } from '../../api/contract.js';
 import { loadEngine } from '../../engine/native.js';
 import { deepspeedZero3Config, fsdpConfig } from '../../export/accelerate-configs.js';
@@ -15,6 +15,7 @@ import { packagePath, packageVersion } from '../../paths.js';
 import { EpochOrder, type TrainSequence } from '../../train/batches.js';
 import { engineLoraOptions, engineTrainerOptions } from '../../train/engine-trainer-options.js';
 import { checkpointPath, listCheckpoints, readRunSpec, runFolder, type RunFolder } from '../../train/run-folder.js';
+import { checkOutputFolder, writeFolderStaged } from '../../train/staged-folder.js';
 import { saveTrainedAdapter, saveTrainedModel } from '../../train/save-trained.js';
 import type { ExportResult } from './export.js';
 import type { JobContext } from './job-context.js';
@@ -83,7 +84,7 @@ export async function runRecipeExport(spec: ExportSpec, ctx: JobContext, databas
   // The recipe trains the steps after its start: the last step leaves none (export the model or adapter instead).
   if (fromStep >= run.steps) throw new Error(`--from-step ${fromStep}: the run has ${run.steps} steps; a recipe starts from a checkpoint before the last`);
   const out = resolve(spec.out);
-  if (existsSync(out) && readdirSync(out).length > 0) throw new Error(`the export folder ${out} already exists and is not empty: choose a new folder`);
+  checkOutputFolder(out, 'export folder'); // before the examples are tokenized: a taken folder fails at once
 
   ctx.progress(0, 3, 'templating and tokenizing the examples');
   const { sequences: train, padId } = await loadSequences(databasePath, run, ctx, 'train');
@@ -94,36 +95,32 @@ export async function runRecipeExport(spec: ExportSpec, ctx: JobContext, databas
     throw new Error(`dataset ${run.datasetId} now gives ${train.length} training examples, the run trained on ${mark.trainExamples}: the recipe would not reproduce it`);
   }
 
-  mkdirSync(dirname(out), { recursive: true });
-  const staging = join(dirname(out), `.${basename(out)}.partial-${process.pid}`);
-  rmSync(staging, { recursive: true, force: true });
-  mkdirSync(join(staging, 'data'), { recursive: true });
-  mkdirSync(join(staging, 'accelerate'));
-  try {
-    writeExamples(join(staging, 'data', 'train.jsonl'), train);
-    writeExamples(join(staging, 'data', 'val.jsonl'), val);
-    writeOrder(join(staging, 'data', 'order.txt'), run, train.length, fromStep);
+  await writeFolderStaged(
+    out,
+    async (staging) => {
+      mkdirSync(join(staging, 'data'));
+      mkdirSync(join(staging, 'accelerate'));
+      writeExamples(join(staging, 'data', 'train.jsonl'), train);
+      writeExamples(join(staging, 'data', 'val.jsonl'), val);
+      writeOrder(join(staging, 'data', 'order.txt'), run, train.length, fromStep);
 
-    let start: RecipeStart | null = null;
-    if (fromStep > 0) {
-      ctx.progress(1, 3, `writing the run's weights at step ${fromStep}`);
-      start = await writeStartWeights(folder, run, fromStep, staging);
-    }
+      let start: RecipeStart | null = null;
+      if (fromStep > 0) {
+        ctx.progress(1, 3, `writing the run's weights at step ${fromStep}`);
+        start = await writeStartWeights(folder, run, fromStep, staging);
+      }
 
-    ctx.progress(2, 3, 'writing the script and the accelerate configs');
-    const settings = recipeSettings(run, { run: folder.dir, tunesmithVersion: packageVersion(), padId, tiedEmbeddings: tiedEmbeddings(run.model), start });
-    const shape = { gpus: spec.gpus, nodes: spec.nodes };
-    writeFileSync(join(staging, 'recipe.json'), recipeJson(settings));
-    for (const name of RECIPE_ASSETS) copyFileSync(packagePath('main', 'export', 'recipe', name), join(staging, name));
-    writeFileSync(join(staging, 'accelerate', 'fsdp.yaml'), fsdpConfig(shape));
-    writeFileSync(join(staging, 'accelerate', 'deepspeed-zero3.yaml'), deepspeedZero3Config(shape, run));
-    writeFileSync(join(staging, 'README.md'), recipeReadme(settings, shape, { train: train.length, val: val.length }));
-    if (existsSync(out)) rmSync(out, { recursive: true });
-    renameSync(staging, out);
-  } catch (e) {
-    rmSync(staging, { recursive: true, force: true });
-    throw e;
-  }
+      ctx.progress(2, 3, 'writing the script and the accelerate configs');
+      const settings = recipeSettings(run, { run: folder.dir, tunesmithVersion: packageVersion(), padId, tiedEmbeddings: tiedEmbeddings(run.model), start });
+      const shape = { gpus: spec.gpus, nodes: spec.nodes };
+      writeFileSync(join(staging, 'recipe.json'), recipeJson(settings));
+      for (const name of RECIPE_ASSETS) copyFileSync(packagePath('main', 'export', 'recipe', name), join(staging, name));
+      writeFileSync(join(staging, 'accelerate', 'fsdp.yaml'), fsdpConfig(shape));
+      writeFileSync(join(staging, 'accelerate', 'deepspeed-zero3.yaml'), deepspeedZero3Config(shape, run));
+      writeFileSync(join(staging, 'README.md'), recipeReadme(settings, shape, { train: train.length, val: val.length }));
+    },
+    { what: 'export folder' },
+  );
   const launch = `cd ${out} && ${recipeLaunchCommand({ gpus: spec.gpus, nodes: spec.nodes })}`;
   ctx.progress(3, 3, `recipe written to ${out}; launch on the cluster with: ${launch}`);
   return { format: 'recipe', out, dtype: null, reloadRelError: null, launch };

@@ -163,6 +163,18 @@ describe.skipIf(!haveAssets)('runs.resume, runs.timeline, runs.checkpoints, expo
     await expect(call('datasets.remove', { id })).rejects.toThrow(new RegExp(`not_found: no dataset with id ${id}`));
   });
 
+  it('a diverged run fails with its reason and is offered for resuming from the checkpoint before it', async () => {
+    const out = join(home.dir, 'home', 'runs', 'diverged');
+    const { run } = await call<{ run: Run }>('jobs.start', { spec: { kind: 'train', method: 'zo-sgd', model: stories260K, datasetId, out, steps: 20, lr: 1, seqLen: 64, checkpointEvery: 2 } });
+    const ended = await settled(run.id);
+    expect(ended.state).toBe('failed');
+    const m = /^diverged at step (\d+) \(loss NaN\): lower the learning rate \(now 1\); zeroth-order methods have no gradient clipping$/.exec(ended.error ?? '');
+    expect(m, ended.error ?? '').not.toBeNull();
+    const cps = await call<{ resumable: boolean; checkpoints: { step: number }[] }>('runs.checkpoints', { runId: run.id });
+    expect(cps.resumable).toBe(true);
+    expect(cps.checkpoints.at(-1)!.step).toBeLessThan(Number(m![1]) - 1);
+  });
+
   it('jobs.start refuses a training run that will not fit, naming a setting that would', async () => {
     const spec = { ...lora(join(home.dir, 'home', 'runs', 'huge'), 10), method: 'full', seqLen: 512, batchSize: 4096 };
     await expect(call('jobs.start', { spec })).rejects.toThrow(/bad_request: params\.spec: this run \(full with sequences of \d+ tokens × batch 4096\) needs about .* but .* of (RAM|GPU memory.*) is available\. It would fit with batch size \d+/);
