@@ -1,9 +1,10 @@
 // Short writes that must land even while another connection (a CLI import, an import worker, a
 // second app on the same home) holds the database's write lock: a running job's metrics, its end
 // state, its recorded export. They go through one ordered queue per connection. A write that
-// meets SQLITE_BUSY waits a little, synchronously (so the event loop is never held for long), and
-// is then retried later from a timer, in order, until it lands or a long deadline passes; then the
-// caller is told, never thrown at. Nothing queued can take the process down.
+// meets SQLITE_BUSY does not wait for the lock on the thread (SQLite's busy handler sleeps, and on
+// the app's thread that would stall every request); it is retried from a timer, in order, until it
+// lands or a long deadline passes; then the caller is told, never thrown at. Nothing queued can
+// take the process down.
 import type { Db } from './database.js';
 
 /** SQLITE_BUSY and its extended codes: another connection holds the lock; trying later may work. */
@@ -13,9 +14,9 @@ export function isBusyError(err: unknown): boolean {
 }
 
 export interface WriteQueueOptions {
-  /** How long one attempt may block the thread waiting for the lock (default 100 ms). */
+  /** How long one attempt may block the thread waiting for the lock (default 0: not at all). */
   attemptWaitMs?: number;
-  /** Pause between attempts once one has met a held lock (default 200 ms). */
+  /** Pause between attempts once one has met a held lock (default 10 ms). */
   retryDelayMs?: number;
   /** How long a write may keep meeting a held lock before it is given up (default 2 minutes). */
   giveUpAfterMs?: number;
@@ -57,10 +58,6 @@ export class WriteQueue {
     return this.write('(drain)', () => {}).then(() => undefined);
   }
 
-  get size(): number {
-    return this.pending.length;
-  }
-
   /** Stops retrying; what is still queued settles as not written. */
   close(): void {
     if (this.retryTimer) clearTimeout(this.retryTimer);
@@ -76,7 +73,7 @@ export class WriteQueue {
       if (outcome === 'busy') {
         const waited = Date.now() - next.firstTriedAt!;
         if (waited < (this.options.giveUpAfterMs ?? 120_000)) {
-          this.retryTimer = setTimeout(() => this.flush(), this.options.retryDelayMs ?? 200);
+          this.retryTimer = setTimeout(() => this.flush(), this.options.retryDelayMs ?? 10);
           return;
         }
         outcome = {
@@ -93,7 +90,7 @@ export class WriteQueue {
     p.firstTriedAt ??= Date.now();
     if (!this.db.open) return { written: false, error: new Error(`the database ${this.db.name} was closed before ${p.what} could be written`) };
     const usualWait = this.db.pragma('busy_timeout', { simple: true }) as number;
-    this.db.pragma(`busy_timeout = ${this.options.attemptWaitMs ?? 100}`);
+    this.db.pragma(`busy_timeout = ${this.options.attemptWaitMs ?? 0}`);
     try {
       p.write();
       return { written: true };

@@ -4,6 +4,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { openDatabase } from '../../db/database.js';
 import { openModelForData } from '../model/model-folder.js';
+import { runInBackground } from '../system/background-priority.js';
 import type { BuiltinTemplateName } from '../model/chat-template.js';
 import { importDataset, ImportRejectedError, type ImportOptions } from './import-dataset.js';
 import { contextLengthCheck } from './templated-example.js';
@@ -11,6 +12,7 @@ import type { ImportWorkerMessage, ImportWorkerRequest } from './import-in-worke
 
 const request = workerData as ImportWorkerRequest;
 const post = (m: ImportWorkerMessage): void => parentPort!.postMessage(m);
+runInBackground();
 
 try {
   const db = openDatabase(request.databasePath);
