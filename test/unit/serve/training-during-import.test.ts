@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { ApiReply, Dataset, Run } from '../../../main/api/contract.js';
 import { packagePath } from '../../../main/paths.js';
 import { startServe, type ServeProcess } from '../../e2e/serve-process.js';
@@ -54,7 +54,7 @@ async function writeRows(file: string, rows: number, tag: string): Promise<void>
   for (let i = 0; i < rows; i++) {
     chunk += `{"prompt":"${tag}${i}","completion":"${i}"}\n`;
     if (chunk.length > 1 << 20) {
-      if (!out.write(chunk)) await new Promise((r) => out.once('drain', r));
+      if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()));
       chunk = '';
     }
   }
@@ -102,6 +102,7 @@ describe.skipIf(!haveAssets)('training while large imports run (serve mode and t
     // The probe: a cheap API call every ~50 ms, timed from request to reply. It also checks that no
     // listed dataset is partial.
     const latencies: number[] = [];
+    const probeErrors: string[] = [];
     const partial: string[] = [];
     const expectedRows: Record<string, number> = { [trainFile]: training.rowCount, [cliFile]: CLI_ROWS, [apiFile]: API_ROWS };
     let probing = true;
@@ -109,12 +110,20 @@ describe.skipIf(!haveAssets)('training while large imports run (serve mode and t
     const probe = (async () => {
       while (probing) {
         const sent = performance.now();
-        const { datasets } = await call<{ datasets: Dataset[] }>('datasets.list');
-        latencies.push(performance.now() - sent);
-        for (const d of datasets) if (d.rowCount !== expectedRows[d.sourcePath]) partial.push(`${d.sourcePath}: ${d.rowCount} rows`);
+        try {
+          const { datasets } = await call<{ datasets: Dataset[] }>('datasets.list');
+          latencies.push(performance.now() - sent);
+          for (const d of datasets) if (d.rowCount !== expectedRows[d.sourcePath]) partial.push(`${d.sourcePath}: ${d.rowCount} rows`);
+        } catch (err) {
+          probeErrors.push((err as Error).message);
+        }
         await new Promise((r) => setTimeout(r, PROBE_EVERY_MS));
       }
     })();
+    // Whatever fails below, the probe stops with the test.
+    onTestFinished(() => {
+      probing = false;
+    });
 
     const started = performance.now();
     const cli = spawn(process.execPath, [packagePath('bin', 'tunesmith.js'), '--home', home.dir, 'data', 'import', cliFile], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -132,7 +141,10 @@ describe.skipIf(!haveAssets)('training while large imports run (serve mode and t
       };
       check();
     });
-    const apiImport = call<{ outcome: string; dataset: Dataset }>('data.import', { file: apiFile }).then((r) => ({ ...r, at: performance.now() }));
+    const apiImport = call<{ outcome: string; dataset: Dataset }>('data.import', { file: apiFile }).then(
+      (r) => ({ ...r, at: performance.now() }),
+      (err: Error) => ({ outcome: err.message, at: performance.now() }),
+    );
     const { run } = await call<{ run: Run }>('jobs.start', {
       spec: { kind: 'train', method: 'lora', model: stories260K, datasetId: training.id, out: join(home.dir, 'runs', 'lora'), steps: STEPS, lr: 0.01, seqLen: 64, checkpointEvery: 0, threads: 1 },
     });
@@ -163,6 +175,7 @@ describe.skipIf(!haveAssets)('training while large imports run (serve mode and t
     expect(trained.metrics.map((m) => m.step)).toEqual(Array.from({ length: STEPS }, (_, i) => i + 1));
     // The training really ran under contention: it ended while the CLI was still importing.
     expect(trainedAt).toBeLessThan(cliEnd.at);
+    expect(probeErrors).toEqual([]);
     expect(partial).toEqual([]);
     expect(latencies.length).toBeGreaterThan(((cliEnd.at - started) / PROBE_EVERY_MS) * 0.5);
     if (machineStall < QUIET_MACHINE_MS) expect(worst).toBeLessThan(PROBE_LIMIT_MS);
