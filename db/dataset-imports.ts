@@ -12,11 +12,20 @@ import { exampleInserter, type NewExample } from './examples.js';
 /** Rows per short transaction when removing staged examples or marking validation rows. */
 const ROWS_PER_TRANSACTION = 2000;
 
-/** Adds one batch of staged examples in its own transaction. */
+/**
+ * A staged import whose heartbeat is older than this is abandoned even if a process with its id
+ * runs (ids are reused, e.g. a restarted container's app is process 1 again). A live import renews
+ * it every batch, well under a second apart.
+ */
+const STALE_IMPORT_MINUTES = 10;
+
+/** Adds one batch of staged examples, and renews the import's heartbeat, in one transaction. */
 export function stagedExampleWriter(db: Db, datasetId: number): (batch: readonly NewExample[]) => void {
   const insert = exampleInserter(db, datasetId);
+  const heartbeat = db.prepare(`UPDATE datasets SET import_heartbeat_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?`);
   return db.transaction((batch: readonly NewExample[]) => {
     for (const e of batch) insert(e);
+    heartbeat.run(datasetId);
   });
 }
 
@@ -75,13 +84,19 @@ function processIsAlive(pid: number): boolean {
 }
 
 /**
- * Removes the staged rows of imports whose process is gone (killed, crashed, power cut). An import
- * still running in another process, or in a worker of this one, is left alone. Returns the ids of
- * the imports removed.
+ * Removes the staged rows of imports whose process is gone (killed, crashed, power cut) or that
+ * have not moved for minutes. An import still running in another process, or in a worker of this
+ * one, is left alone. Returns the ids of the imports removed.
  */
 export function removeAbandonedImports(db: Db): number[] {
-  const staged = db.prepare(`SELECT id, import_pid AS pid FROM datasets WHERE state = 'importing'`).all() as { id: number; pid: number | null }[];
-  const abandoned = staged.filter((s) => s.pid === null || (s.pid !== process.pid && !processIsAlive(s.pid)));
+  const staged = db
+    .prepare(
+      `SELECT id, import_pid AS pid,
+         COALESCE(import_heartbeat_at < strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-${STALE_IMPORT_MINUTES} minutes'), 1) AS stale
+       FROM datasets WHERE state = 'importing'`,
+    )
+    .all() as { id: number; pid: number | null; stale: 0 | 1 }[];
+  const abandoned = staged.filter((s) => s.stale === 1 || s.pid === null || (s.pid !== process.pid && !processIsAlive(s.pid)));
   for (const { id } of abandoned) discardDatasetImport(db, id);
   return abandoned.map((a) => a.id);
 }

@@ -86,9 +86,10 @@ export function insertImportingDataset(db: Db, d: NewDataset): number {
     .prepare(
       `INSERT INTO datasets (name, source_path, source_bytes, container, format, kind, mapping_json, model_id, template,
          row_count, train_count, val_count, skipped_invalid, skipped_duplicate, split_seed, val_fraction, report_json,
-         state, import_pid)
+         state, import_pid, import_heartbeat_at)
        VALUES (@name, @sourcePath, @sourceBytes, @container, @format, @kind, @mapping, @modelId, @template,
-         0, 0, 0, @skippedInvalid, @skippedDuplicate, @splitSeed, @valFraction, @report, 'importing', @pid)`,
+         0, 0, 0, @skippedInvalid, @skippedDuplicate, @splitSeed, @valFraction, @report, 'importing', @pid,
+         strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))`,
     )
     .run({
       ...d,

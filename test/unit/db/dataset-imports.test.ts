@@ -94,13 +94,16 @@ describe('staged dataset imports', () => {
     expect(allRows(db, 'examples')).toBe(1);
   });
 
-  it('removes on the next open what an import whose process died staged, and keeps a live one', () => {
+  it('removes on the next open what an import whose process died (or stalled for minutes) staged, and keeps a live one', () => {
     const finished = importDataset(db, rowsFile(home.dir, 50)).dataset;
     const dead = spawnSync(process.execPath, ['-e', '']).pid!; // exited by now
     const deadId = insertImportingDataset(db, stagedDataset);
     const liveId = insertImportingDataset(db, stagedDataset);
+    const staleId = insertImportingDataset(db, stagedDataset);
     db.prepare('UPDATE datasets SET import_pid = ? WHERE id = ?').run(dead, deadId);
-    db.prepare('UPDATE datasets SET import_pid = ? WHERE id = ?').run(process.ppid, liveId);
+    db.prepare('UPDATE datasets SET import_pid = ? WHERE id IN (?, ?)').run(process.ppid, liveId, staleId);
+    // Its process id is taken by a live process now, but the import has not moved for 11 minutes.
+    db.prepare(`UPDATE datasets SET import_heartbeat_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-11 minutes') WHERE id = ?`).run(staleId);
     const rows = Array.from({ length: 4500 }, (_, i) => ({ position: i, sourceLine: i + 1, example: { kind: 'text' as const, text: `t${i}` }, contentHash: `h${i}`, split: 'train' as const }));
     stagedExampleWriter(db, deadId)(rows);
     stagedExampleWriter(db, liveId)(rows.slice(0, 10));
