@@ -87,7 +87,13 @@ export class JobService {
         await this.record(run.id, 'the exported model (it was written to disk)', () => recordExportRun(this.db, run.id, spec as ExportSpec, outcome.result as ExportResult));
       }
       this.recorded.delete(run.id);
-      if (this.db.open) this.emitState(run.id);
+      // Nothing may escape this chain (an unhandled rejection ends the process): telling the UIs
+      // is best effort, the state is in the database either way.
+      try {
+        if (this.db.open) this.emitState(run.id);
+      } catch (err) {
+        this.hub.emit({ type: 'run.log', runId: run.id, level: 'warn', message: `the run ended but its state could not be read back: ${(err as Error).message}` });
+      }
     });
     this.recorded.set(run.id, recorded);
     return this.view(run.id);
