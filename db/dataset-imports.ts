@@ -10,7 +10,7 @@ import type { Db } from './database.js';
 import { exampleInserter, type NewExample } from './examples.js';
 
 /** Rows per short transaction when removing staged examples or marking validation rows. */
-const ROWS_PER_TRANSACTION = 2000;
+const ROWS_PER_TRANSACTION = 1000;
 
 /**
  * A staged import whose heartbeat is older than this is abandoned even if a process with its id
