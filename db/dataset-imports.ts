@@ -2,7 +2,7 @@
 // SQLite's single write lock for as long as the import takes, and every other writer (a training
 // run's metrics, the app's own writes) would wait for it or fail with "database is locked". So an
 // import writes its dataset row as 'importing' (invisible to every reader, see db/datasets.ts),
-// adds the examples in short transactions of a few thousand rows, and then makes the dataset
+// adds the examples in short transactions of a couple of thousand rows, then makes the dataset
 // 'ready' in one short last transaction. All-or-nothing still holds: until that last transaction
 // nothing is visible, a failed import removes what it staged, and what a killed one left behind is
 // removed the next time the database is opened.
@@ -29,7 +29,7 @@ export function stagedExampleWriter(db: Db, datasetId: number): (batch: readonly
   });
 }
 
-/** Moves the rows at these positions to the validation split, a few thousand per transaction. */
+/** Moves the rows at these positions to the validation split, a thousand per transaction. */
 export function markValidationRows(db: Db, datasetId: number, positions: readonly number[]): void {
   const toVal = db.prepare(`UPDATE examples SET split = 'val' WHERE dataset_id = ? AND position = ?`);
   const some = db.transaction((slice: readonly number[]) => {
@@ -53,11 +53,13 @@ export function publishDatasetImport(db: Db, datasetId: number, outcome: { skipp
        WHERE id = ? AND state = 'importing'`,
     )
     .run(train + val, train, val, outcome.skippedInvalid, outcome.skippedDuplicate, JSON.stringify(outcome.report), datasetId);
-  if (published.changes !== 1) throw new Error(`the staged import of dataset ${datasetId} is gone (removed as abandoned?); nothing was imported`);
+  if (published.changes !== 1) {
+    throw new Error(`the staged rows of dataset ${datasetId} were removed as abandoned while it was importing (stalled for ${STALE_IMPORT_MINUTES} minutes?); nothing was imported`);
+  }
 }
 
 /**
- * Removes a staged import: its examples a few thousand per transaction (other writers get the lock
+ * Removes a staged import: its examples a thousand per transaction (other writers get the lock
  * in between), then its dataset row. Only ever touches an 'importing' dataset.
  */
 export function discardDatasetImport(db: Db, datasetId: number): void {
