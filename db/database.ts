@@ -1,8 +1,10 @@
 // Opens the app's SQLite database: WAL (readers never block the writer, a crash loses at most the
-// last uncommitted transaction), foreign keys on, and every pending migration applied.
+// last uncommitted transaction), foreign keys on, every pending migration applied, and the staged
+// rows of any import whose process died removed.
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { removeAbandonedImports } from './dataset-imports.js';
 import { migrations as allMigrations, type Migration } from './migrations.js';
 
 export type Db = Database.Database;
@@ -16,6 +18,8 @@ export function openDatabase(file: string, migrations: Migration[] = allMigratio
     db.pragma('busy_timeout = 5000');
     db.pragma('synchronous = NORMAL');
     migrate(db, migrations);
+    // Only the app's own schema has imports to clean up (tests may open others).
+    if (migrations === allMigrations) removeAbandonedImports(db);
     return db;
   } catch (err) {
     db.close();

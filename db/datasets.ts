@@ -1,5 +1,7 @@
 // Repository for datasets: one row per import, with the counts and report the import produced.
 // Examples live in their own table (db/examples.ts) and go with the dataset when it is deleted.
+// A dataset still being imported (state 'importing', see db/dataset-imports.ts) is invisible here:
+// every reader and writer below sees only 'ready' ones.
 import type { Db } from './database.js';
 
 export type Container = 'json' | 'jsonl' | 'csv' | 'tsv' | 'txt';
@@ -75,19 +77,25 @@ function fromRaw(r: RawDataset): DatasetRow {
   };
 }
 
-/** Inserts the dataset row with zero counts; the importer fills them in with {@link setDatasetCounts}. */
-export function insertDataset(db: Db, d: NewDataset): number {
+/**
+ * Inserts the dataset row with zero counts, 'importing' and owned by this process: invisible until
+ * the importer publishes it (db/dataset-imports.ts).
+ */
+export function insertImportingDataset(db: Db, d: NewDataset): number {
   const info = db
     .prepare(
       `INSERT INTO datasets (name, source_path, source_bytes, container, format, kind, mapping_json, model_id, template,
-         row_count, train_count, val_count, skipped_invalid, skipped_duplicate, split_seed, val_fraction, report_json)
+         row_count, train_count, val_count, skipped_invalid, skipped_duplicate, split_seed, val_fraction, report_json,
+         state, import_pid, import_heartbeat_at)
        VALUES (@name, @sourcePath, @sourceBytes, @container, @format, @kind, @mapping, @modelId, @template,
-         0, 0, 0, @skippedInvalid, @skippedDuplicate, @splitSeed, @valFraction, @report)`,
+         0, 0, 0, @skippedInvalid, @skippedDuplicate, @splitSeed, @valFraction, @report, 'importing', @pid,
+         strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))`,
     )
     .run({
       ...d,
       mapping: d.mapping === null || d.mapping === undefined ? null : JSON.stringify(d.mapping),
       report: d.report === null || d.report === undefined ? null : JSON.stringify(d.report),
+      pid: process.pid,
     });
   return Number(info.lastInsertRowid);
 }
@@ -117,19 +125,19 @@ export function setDatasetSplit(db: Db, datasetId: number, split: { seed: number
 }
 
 export function getDataset(db: Db, id: number): DatasetRow | undefined {
-  const raw = db.prepare('SELECT * FROM datasets WHERE id = ?').get(id) as RawDataset | undefined;
+  const raw = db.prepare(`SELECT * FROM datasets WHERE id = ? AND state = 'ready'`).get(id) as RawDataset | undefined;
   return raw && fromRaw(raw);
 }
 
 export function listDatasets(db: Db): DatasetRow[] {
-  return (db.prepare('SELECT * FROM datasets ORDER BY id DESC').all() as RawDataset[]).map(fromRaw);
+  return (db.prepare(`SELECT * FROM datasets WHERE state = 'ready' ORDER BY id DESC`).all() as RawDataset[]).map(fromRaw);
 }
 
 export function renameDataset(db: Db, id: number, name: string): boolean {
-  return db.prepare('UPDATE datasets SET name = ? WHERE id = ?').run(name, id).changes > 0;
+  return db.prepare(`UPDATE datasets SET name = ? WHERE id = ? AND state = 'ready'`).run(name, id).changes > 0;
 }
 
 /** Deletes the dataset and, through the foreign key's cascade, all of its examples. */
 export function deleteDataset(db: Db, id: number): boolean {
-  return db.prepare('DELETE FROM datasets WHERE id = ?').run(id).changes > 0;
+  return db.prepare(`DELETE FROM datasets WHERE id = ? AND state = 'ready'`).run(id).changes > 0;
 }

@@ -1,6 +1,6 @@
 // Repository for the examples of a dataset. Inserts go through a prepared statement the importer
-// reuses inside its single transaction; reads page by position so a 200k-row dataset is never
-// loaded whole.
+// reuses for each of its short staging transactions (db/dataset-imports.ts); reads page by position
+// so a 200k-row dataset is never loaded whole.
 import type { Db } from './database.js';
 import type { ChatMessage, NormalizedExample, Split } from '../main/data/example.js';
 

@@ -146,4 +146,18 @@ export const migrations: Migration[] = [
       ALTER TABLE runs ADD COLUMN owner_started TEXT; -- when that process started (null: unknown on this OS)
     `,
   },
+  {
+    version: 4,
+    name: 'datasets imported in stages',
+    up: `
+      -- An import writes its examples in many short transactions under a dataset that stays
+      -- 'importing' (and invisible to every reader) until one last short transaction makes it
+      -- 'ready'. import_pid names the process writing it and import_heartbeat_at is renewed with
+      -- every batch, so the leftovers of an import whose process died (or whose process id was
+      -- reused since) can be told from one still going and removed.
+      ALTER TABLE datasets ADD COLUMN state TEXT NOT NULL DEFAULT 'ready' CHECK (state IN ('importing', 'ready'));
+      ALTER TABLE datasets ADD COLUMN import_pid INTEGER;
+      ALTER TABLE datasets ADD COLUMN import_heartbeat_at TEXT;
+    `,
+  },
 ];

@@ -101,6 +101,7 @@ export function createAppContext(options: {
     trainingBudget: budget,
     close: () => {
       supervisor.killAll();
+      jobs.close();
       db.close();
     },
   };

@@ -1,12 +1,15 @@
-// Imports a data file into the database as one dataset, in one transaction: the dataset row, every
-// example and the split are committed together or not at all, so a crash, a kill or a rejected
-// file leaves the database exactly as it was. Runs synchronously (better-sqlite3 transactions
-// cannot span an await): call it from a worker thread or the CLI, not the UI thread.
+// Imports a data file into the database as one dataset, all or nothing: the examples are staged
+// under a dataset no reader sees, in short transactions so other writers (a training run's
+// metrics) are never held up for long, and the dataset appears in one short last transaction with
+// its split and counts. A rejected file or an error removes what was staged; a crash or a kill
+// leaves staged rows that the next opening of the database removes (db/dataset-imports.ts). Runs
+// synchronously: call it from a worker thread or the CLI, not the UI thread.
 import { statSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Db } from '../../db/database.js';
-import { getDataset, insertDataset, refreshDatasetCounts, type Container, type DatasetRow } from '../../db/datasets.js';
-import { exampleInserter } from '../../db/examples.js';
+import { discardDatasetImport, markValidationRows, publishDatasetImport, stagedExampleWriter } from '../../db/dataset-imports.js';
+import { getDataset, insertImportingDataset, type Container, type DatasetRow } from '../../db/datasets.js';
+import type { NewExample } from '../../db/examples.js';
 import { exampleHash, fileSha256 } from './content-hash.js';
 import { checkDataFile } from './data-file-check.js';
 import { previewDataFile } from './detect-format.js';
@@ -206,44 +209,68 @@ export function validateDataFile(file: string, options: ImportOptions = {}): Imp
   return scanFile(file, resolveImportFormat(file, options), options, () => {});
 }
 
+/**
+ * Staged rows are written in transactions of at most this many rows or about this many bytes of
+ * content, whichever comes first: each stays in the tens of milliseconds even for long examples.
+ */
+const STAGE_BATCH_ROWS = 2000;
+const STAGE_BATCH_BYTES = 2 << 20;
+
+/** Roughly how many bytes an example adds to the database: enough to bound a batch. */
+function exampleBytes(example: NormalizedExample): number {
+  if (example.kind === 'text') return example.text.length + 64;
+  let n = 64;
+  for (const m of example.messages) n += m.content.length + m.role.length + 24;
+  return n;
+}
+
 export function importDataset(db: Db, file: string, options: ImportOptions = {}): ImportResult {
   const resolved = resolveImportFormat(file, options);
   const valFraction = options.valFraction ?? DEFAULT_VAL_FRACTION;
   const seed = options.seed ?? DEFAULT_SPLIT_SEED;
-  const run = db.transaction((): ImportResult => {
-    const datasetId = insertDataset(db, {
-      name: options.name ?? basename(file),
-      sourcePath: file,
-      sourceBytes: statSync(file).size,
-      container: resolved.container,
-      format: resolved.format,
-      kind: resolved.container === 'txt' || resolved.format === 'text' || resolved.mapping?.text !== undefined ? 'text' : 'chat',
-      mapping: resolved.mapping,
-      modelId: options.lengthCheck?.modelId ?? null,
-      template: options.lengthCheck?.templateName ?? null,
-      skippedInvalid: 0,
-      skippedDuplicate: 0,
-      splitSeed: seed,
-      valFraction,
-      report: null,
-    });
-    const insert = exampleInserter(db, datasetId);
+  const datasetId = insertImportingDataset(db, {
+    name: options.name ?? basename(file),
+    sourcePath: file,
+    sourceBytes: statSync(file).size,
+    container: resolved.container,
+    format: resolved.format,
+    kind: resolved.container === 'txt' || resolved.format === 'text' || resolved.mapping?.text !== undefined ? 'text' : 'chat',
+    mapping: resolved.mapping,
+    modelId: options.lengthCheck?.modelId ?? null,
+    template: options.lengthCheck?.templateName ?? null,
+    skippedInvalid: 0,
+    skippedDuplicate: 0,
+    splitSeed: seed,
+    valFraction,
+    report: null,
+  });
+  try {
+    const writeBatch = stagedExampleWriter(db, datasetId);
+    let batch: NewExample[] = [];
+    let batchBytes = 0;
+    const flush = (): void => {
+      writeBatch(batch);
+      batch = [];
+      batchBytes = 0;
+    };
     let position = 0;
     const report = scanFile(file, resolved, options, (row) => {
-      insert({ position: position++, sourceLine: row.line, example: row.example, contentHash: row.hash, split: 'train', totalTokens: row.tokens });
+      batch.push({ position: position++, sourceLine: row.line, example: row.example, contentHash: row.hash, split: 'train', totalTokens: row.tokens });
+      batchBytes += exampleBytes(row.example);
+      if (batch.length >= STAGE_BATCH_ROWS || batchBytes >= STAGE_BATCH_BYTES) flush();
     });
     if (report.validRows === 0 || (report.invalidRows > 0 && !options.keepValidRows)) throw new ImportRejectedError(report);
-    // The split needs the final row count, so it is drawn after the rows are in, in the same transaction.
-    const toVal = db.prepare(`UPDATE examples SET split = 'val' WHERE dataset_id = ? AND position = ?`);
-    for (const index of chooseValidationIndices(position, valFraction, seed)) toVal.run(datasetId, index);
-    db.prepare('UPDATE datasets SET skipped_invalid = ?, skipped_duplicate = ?, report_json = ? WHERE id = ?').run(
-      report.invalidRows,
-      report.duplicateRows,
-      JSON.stringify(report),
-      datasetId,
-    );
-    refreshDatasetCounts(db, datasetId);
+    if (batch.length > 0) flush();
+    // The split needs the final row count, so it is drawn once every row is staged.
+    markValidationRows(db, datasetId, chooseValidationIndices(position, valFraction, seed));
+    publishDatasetImport(db, datasetId, { skippedInvalid: report.invalidRows, skippedDuplicate: report.duplicateRows, report });
     return { dataset: getDataset(db, datasetId)!, report };
-  });
-  return run();
+  } catch (err) {
+    try {
+      discardDatasetImport(db, datasetId);
+    } catch {
+      // Left 'importing', so still invisible; the next opening of the database removes it.
+    }
+    throw err;
+  }
 }

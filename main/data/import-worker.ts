@@ -1,9 +1,12 @@
-// Worker-thread entry of a dataset import. importDataset is synchronous (one better-sqlite3
-// transaction), so the app runs it here, on its own connection to the same database (WAL lets the
-// main thread keep reading), and the UI stays live. Progress and the outcome go back as messages.
+// Worker-thread entry of a dataset import. importDataset is synchronous (it reads, parses and
+// writes in one go), so the app runs it here, on its own connection to the same database and at
+// background priority, and the app's thread stays free for the UI and the API. Its writes are
+// short transactions, so the app's own writes get the lock in between. Progress and the outcome go
+// back as messages.
 import { parentPort, workerData } from 'node:worker_threads';
 import { openDatabase } from '../../db/database.js';
 import { openModelForData } from '../model/model-folder.js';
+import { runInBackground } from '../system/background-priority.js';
 import type { BuiltinTemplateName } from '../model/chat-template.js';
 import { importDataset, ImportRejectedError, type ImportOptions } from './import-dataset.js';
 import { contextLengthCheck } from './templated-example.js';
@@ -11,6 +14,7 @@ import type { ImportWorkerMessage, ImportWorkerRequest } from './import-in-worke
 
 const request = workerData as ImportWorkerRequest;
 const post = (m: ImportWorkerMessage): void => parentPort!.postMessage(m);
+runInBackground();
 
 try {
   const db = openDatabase(request.databasePath);

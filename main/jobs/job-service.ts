@@ -11,6 +11,7 @@ import { recordMetric } from '../../db/metrics.js';
 import { upsertModel } from '../../db/models.js';
 import { setRunTrainingInfo } from '../../db/run-training.js';
 import { createRun, getRun, markRunEnded, markRunStarted } from '../../db/runs.js';
+import { WriteQueue } from '../../db/write-queue.js';
 import { trainingDataHash } from '../data/content-hash.js';
 import { thisProcessOwner } from '../system/process-identity.js';
 import { readCheckpointMark } from '../train/run-folder.js';
@@ -42,12 +43,28 @@ const TRAIN_CANCEL_GRACE_MS = 10 * 60_000;
 
 export class JobService {
   private readonly running = new Map<number, RunningJob>();
+  /** Per running job: resolves once its end state is in the database. */
+  private readonly recorded = new Map<number, Promise<void>>();
+  /**
+   * Every write a running job makes (metrics, end state, export record) goes through this queue:
+   * another process holding the write lock delays them, in order, instead of throwing out of a
+   * trainer message handler and taking the server or the CLI run down with it.
+   */
+  private readonly writes: WriteQueue;
 
   constructor(
     private readonly db: Db,
     private readonly supervisor: Supervisor,
     private readonly hub: EventHub,
-  ) {}
+  ) {
+    this.writes = new WriteQueue(db);
+  }
+
+  /** Queues a write on behalf of a run; one that fails for good is reported in that run's log. */
+  private async record(runId: number, what: string, write: () => void): Promise<void> {
+    const outcome = await this.writes.write(what, write);
+    if (!outcome.written) this.hub.emit({ type: 'run.log', runId, level: 'error', message: `could not record ${what}: ${outcome.error.message}` });
+  }
 
   start(spec: UserJobSpec, name?: string, options: StartOptions = {}): Run {
     // Checked and recorded in one immediate transaction: of two processes starting into one run
@@ -71,25 +88,31 @@ export class JobService {
       log: (level, message) => this.hub.emit({ type: 'run.log', runId: run.id, level, message }),
       metric: (m) => {
         const metric = { step: m.step, loss: m.loss, lr: m.lr, tokensPerS: m.tokensPerS, memBytes: m.memBytes };
-        recordMetric(this.db, run.id, metric);
+        void this.record(run.id, `the metrics of step ${m.step}`, () => recordMetric(this.db, run.id, metric));
         this.hub.emit({ type: 'run.metric', runId: run.id, metric });
       },
     });
     this.running.set(run.id, job);
-    job.done.then((outcome) => {
+    const recorded = job.done.then(async (outcome) => {
       this.running.delete(run.id);
       // A cancelled training run still reports its result: the checkpoint it wrote, the steps done.
       const result = outcome.state === 'failed' ? undefined : outcome.result;
-      markRunEnded(this.db, run.id, { state: outcome.state, error: outcome.state === 'failed' ? outcome.error : null, result });
+      await this.record(run.id, 'how the run ended', () =>
+        markRunEnded(this.db, run.id, { state: outcome.state, error: outcome.state === 'failed' ? outcome.error : null, result }),
+      );
       if (spec.kind === 'export' && outcome.state === 'succeeded') {
-        try {
-          recordExportRun(this.db, run.id, spec as ExportSpec, outcome.result as ExportResult);
-        } catch (err) {
-          this.hub.emit({ type: 'run.log', runId: run.id, level: 'warn', message: `the export was written but could not be recorded: ${(err as Error).message}` });
-        }
+        await this.record(run.id, 'the exported model (it was written to disk)', () => recordExportRun(this.db, run.id, spec as ExportSpec, outcome.result as ExportResult));
       }
-      this.emitState(run.id);
+      this.recorded.delete(run.id);
+      // Nothing may escape this chain (an unhandled rejection ends the process): telling the UIs
+      // is best effort, the state is in the database either way.
+      try {
+        if (this.db.open) this.emitState(run.id);
+      } catch (err) {
+        this.hub.emit({ type: 'run.log', runId: run.id, level: 'warn', message: `the run ended but its state could not be read back: ${(err as Error).message}` });
+      }
     });
+    this.recorded.set(run.id, recorded);
     return this.view(run.id);
   }
 
@@ -172,14 +195,17 @@ export class JobService {
 
   /** Resolves when the run has ended (immediately if it already has). */
   async settled(runId: number): Promise<Run> {
-    await this.running.get(runId)?.done;
-    // The state is written in the same microtask chain as `done`; yield once so it has landed.
-    await new Promise((r) => setImmediate(r));
+    await this.recorded.get(runId);
     return getRun(this.db, runId)!;
   }
 
   get activeCount(): number {
     return this.running.size;
+  }
+
+  /** Stops retrying queued writes (the database is about to close). */
+  close(): void {
+    this.writes.close();
   }
 
   private emitState(runId: number): void {

@@ -17,6 +17,7 @@ import type { TokenLengthStats } from '../../data/token-stats.js';
 import { BUILTIN_TEMPLATE_NAMES, type BuiltinTemplateName } from '../../model/chat-template.js';
 import { openModelForData, type ModelForData } from '../../model/model-folder.js';
 import { homeLayout } from '../../paths.js';
+import { runInBackground } from '../../system/background-priority.js';
 import { checkWritableFile } from '../../system/writable-output.js';
 import { formatBytes, formatSeconds, parseIntOption, parseOptions, UsageError, type CliCommand, type CliIo } from '../command.js';
 
@@ -143,6 +144,8 @@ async function importCommand(args: string[], io: CliIo): Promise<number> {
     io.err(`progress: ${p.rowsRead} rows, ${formatBytes(p.bytesRead)} of ${formatBytes(p.totalBytes)} (${pct.toFixed(0)}%)${eta}`);
   };
 
+  // A long import should not slow down a training run or the app on the same machine.
+  runInBackground();
   return withDb(io, (db) => {
     let model: ModelForData | undefined;
     if (values.model !== undefined) {

@@ -12,6 +12,7 @@ import { resplitDataset } from '../../../main/data/resplit-dataset.js';
 import { chooseValidationIndices } from '../../../main/data/seeded-split.js';
 import { listExports, recordExport } from '../../../db/exports.js';
 import { listMetrics, recordMetric } from '../../../db/metrics.js';
+import { migrations } from '../../../db/migrations.js';
 import { getModelByPath, upsertModel } from '../../../db/models.js';
 import { getRunTrainingInfo, runsUsingDataset, setRunTrainingInfo } from '../../../db/run-training.js';
 import { createRun } from '../../../db/runs.js';
@@ -30,7 +31,7 @@ afterAll(() => {
 });
 
 describe('data-layer repositories', () => {
-  it('migrates to the latest version with foreign keys on and WAL', () => {
+  it('migrates to the newest version with foreign keys on and WAL', () => {
     expect(schemaVersion(db)).toBe(migrations.length);
     expect(db.pragma('foreign_keys', { simple: true })).toBe(1);
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
