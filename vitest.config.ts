@@ -5,7 +5,7 @@ export default defineConfig({
   test: {
     include: ['test/unit/**/*.test.ts'],
     environment: 'node',
-    testTimeout: 60_000,
+    testTimeout: 120_000, // CLI tests train real models; a busy 2-core machine can take twice as long
     hookTimeout: 60_000,
     pool: 'forks',
   },

@@ -133,9 +133,19 @@ export function listCheckpoints(folder: RunFolder): CheckpointMark[] {
   if (!existsSync(folder.checkpoints)) return [];
   return readdirSync(folder.checkpoints)
     .filter((f) => /^step-\d+\.ckpt\.json$/.test(f))
-    .map((f) => JSON.parse(readFileSync(join(folder.checkpoints, f), 'utf8')) as CheckpointMark)
-    .filter((m) => existsSync(checkpointPath(folder, m.step)))
+    .map((f) => readSidecarIfPresent(join(folder.checkpoints, f)))
+    .filter((m): m is CheckpointMark => m !== null && existsSync(checkpointPath(folder, m.step)))
     .sort((a, b) => a.step - b.step);
+}
+
+/** A sidecar, or null when it went between listing and reading (a trainer prunes old checkpoints as it goes). */
+function readSidecarIfPresent(file: string): CheckpointMark | null {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as CheckpointMark;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
 }
 
 export function readCheckpointMark(ckptFile: string): CheckpointMark {

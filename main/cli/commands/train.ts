@@ -215,9 +215,11 @@ async function startAndFollow(ctx: AppContext, spec: TrainSpec, json: boolean, i
 /** --resume RUN_DIR: the run's own spec, from its newest complete checkpoint (as the app's runs.resume). */
 async function resumeRun(dir: string, steps: string | undefined, json: boolean, ignoreMemoryCheck: boolean, io: CliIo): Promise<number> {
   const total = steps === undefined ? undefined : parseIntOption('steps', steps, 1, 1, 10_000_000);
-  const { spec, fromStep } = await resumeSpec(dir, total);
-  return withContext(io, (ctx) => {
-    refuseIfRunFolderBusy(ctx.db, spec.out); // before saying it resumes (jobs.start checks it again)
+  return withContext(io, async (ctx) => {
+    // Before its checkpoints are read (a live trainer is still writing and pruning them) and before
+    // saying it resumes; jobs.start checks it again.
+    refuseIfRunFolderBusy(ctx.db, runFolder(dir).dir);
+    const { spec, fromStep } = await resumeSpec(dir, total);
     io.out(`resuming ${runFolder(dir).dir} from step ${fromStep} of ${spec.steps}`);
     return startAndFollow(ctx, spec, json, ignoreMemoryCheck, io);
   });

@@ -144,7 +144,7 @@ describe.skipIf(!haveAssets)('engine commands', () => {
   it('explains bad training input before starting', () => {
     const noModel = tunesmith('train', '--model', join(tmp.dir, 'missing'), '--dataset', '1', '--steps', '1', '--out', join(tmp.dir, 'x'));
     expect(noModel.code).toBe(1);
-    expect(noModel.stderr).toMatch(/missing[\\/]config\.json: not found/);
+    expect(noModel.stderr).toMatch(/missing does not exist: expected a Hugging Face model folder/);
     const badLr = tunesmith('train', '--model', stories260K, '--dataset', '1', '--steps', '1', '--lr=-1', '--out', join(tmp.dir, 'y'));
     expect(badLr.code).toBe(2);
     expect(badLr.stderr).toContain('--lr must be a number');

@@ -85,7 +85,7 @@ describe.skipIf(!haveAssets)('train --resume with a damaged checkpoint', () => {
       const resumed = tunesmith('train', '--resume', dir);
       expect(resumed.code, resumed.stderr + resumed.stdout).toBe(0);
       expect(resumed.stdout).toContain(`resuming ${dir} from step 3 of 8`);
-      expect(resumed.stdout).toContain(`checkpoint step 6 is damaged (${reason}): resuming from step 3`);
+      expect(resumed.stderr).toContain(`checkpoint step 6 is damaged (${reason}): resuming from step 3`);
       const got = lossesByStep(runId(resumed.stdout));
       expect([...got.keys()]).toEqual([4, 5, 6, 7, 8]);
       for (const [step, loss] of got) expect(loss, `step ${step}`).toBe(expected.get(step));

@@ -169,7 +169,8 @@ describe.skipIf(!haveAssets)('a run belongs to one process, one folder and one d
 
   it('a checkpoint does not resume on a dataset that changed under the same id', () => {
     const file = join(tmp.dir, 'hashed.jsonl');
-    writeFileSync(file, rows(12));
+    // Content no other test imports: `train --data` would otherwise reuse that dataset.
+    writeFileSync(file, rows(12, ' and a green one'));
     const dir = join(tmp.dir, 'hashed-run');
     const trained = cli('train', ...small, '--data', file, '--steps', '4', '--checkpoint-every', '2', '--out', dir);
     expect(trained.code, trained.stderr).toBe(0);

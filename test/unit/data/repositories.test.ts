@@ -12,7 +12,6 @@ import { resplitDataset } from '../../../main/data/resplit-dataset.js';
 import { chooseValidationIndices } from '../../../main/data/seeded-split.js';
 import { listExports, recordExport } from '../../../db/exports.js';
 import { listMetrics, recordMetric } from '../../../db/metrics.js';
-import { migrations } from '../../../db/migrations.js';
 import { getModelByPath, upsertModel } from '../../../db/models.js';
 import { getRunTrainingInfo, runsUsingDataset, setRunTrainingInfo } from '../../../db/run-training.js';
 import { createRun } from '../../../db/runs.js';
