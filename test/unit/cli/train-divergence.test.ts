@@ -1,26 +1,22 @@
 // A run whose loss blows up to NaN, as a user meets it through the CLI on the real stories260K-hf:
 // it fails at the first non-finite step with advice for its method, writes no model, and keeps the
 // last checkpoint made before the weights went bad.
-import { spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../../db/database.js';
 import { listMetrics } from '../../../db/metrics.js';
 import { getRun } from '../../../db/runs.js';
-import { packagePath } from '../../../main/paths.js';
 import { listCheckpoints, runFolder } from '../../../main/train/run-folder.js';
 import { haveAssets, stories260K } from '../../helpers/assets.js';
+import { runCli } from '../../helpers/cli-home.js';
 import { tempHome } from '../../helpers/temp-home.js';
 
 const tmp = tempHome();
 afterAll(() => tmp.cleanup());
 const home = () => join(tmp.dir, 'home');
 
-function tunesmith(...args: string[]) {
-  const r = spawnSync(process.execPath, [packagePath('bin', 'tunesmith.js'), '--home', home(), ...args], { encoding: 'utf8' });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const tunesmith = (...args: string[]) => runCli(home(), ...args);
 
 function runRecord(runId: number) {
   const db = openDatabase(join(home(), 'tunesmith.db'));

@@ -2,35 +2,22 @@
 // cut-off newest checkpoint is found by its checksum and passed over for the one before it, and the
 // resumed losses are exactly the uninterrupted run's from there; with no intact checkpoint the
 // resume is refused, naming each damaged one.
-import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase } from '../../../db/database.js';
-import { listMetrics } from '../../../db/metrics.js';
-import { packagePath } from '../../../main/paths.js';
 import { checkpointPath, listCheckpoints, readCheckpointMark, runFolder } from '../../../main/train/run-folder.js';
 import { haveAssets, stories260K } from '../../helpers/assets.js';
+import { runCli, lossesByStep as lossesByStepIn } from '../../helpers/cli-home.js';
 import { tempHome } from '../../helpers/temp-home.js';
 
 const tmp = tempHome();
 afterAll(() => tmp.cleanup());
 const home = () => join(tmp.dir, 'home');
 
-function tunesmith(...args: string[]) {
-  const r = spawnSync(process.execPath, [packagePath('bin', 'tunesmith.js'), '--home', home(), ...args], { encoding: 'utf8' });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const tunesmith = (...args: string[]) => runCli(home(), ...args);
 
-function lossesByStep(runId: number): Map<number, number> {
-  const db = openDatabase(join(home(), 'tunesmith.db'));
-  try {
-    return new Map(listMetrics(db, runId).map((m) => [m.step, m.loss!]));
-  } finally {
-    db.close();
-  }
-}
+const lossesByStep = (runId: number) => lossesByStepIn(home(), runId);
 
 const runId = (stdout: string) => Number(/run (\d+):/.exec(stdout)![1]);
 

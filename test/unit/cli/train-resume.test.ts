@@ -4,36 +4,26 @@
 // one process, one folder and one data set: other commands on the same home leave a live run alone
 // and refuse to resume into it or remove its dataset; a copied or moved run folder resumes where it
 // is now; a checkpoint refuses to resume on data that changed.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../../db/database.js';
-import { listMetrics } from '../../../db/metrics.js';
 import { listRuns } from '../../../db/runs.js';
 import { packagePath } from '../../../main/paths.js';
 import { listCheckpoints, runFolder } from '../../../main/train/run-folder.js';
 import { haveAssets, stories260K } from '../../helpers/assets.js';
 import { smallGqaConfig, writeRandomModel } from '../../helpers/random-model.js';
+import { runCli, lossesByStep as lossesByStepIn } from '../../helpers/cli-home.js';
 import { tempHome } from '../../helpers/temp-home.js';
 
 const tmp = tempHome();
 afterAll(() => tmp.cleanup());
 const home = () => join(tmp.dir, 'home');
 
-function tunesmith(...args: string[]) {
-  const r = spawnSync(process.execPath, [packagePath('bin', 'tunesmith.js'), '--home', home(), ...args], { encoding: 'utf8' });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const tunesmith = (...args: string[]) => runCli(home(), ...args);
 
-function lossesByStep(runId: number): Map<number, number> {
-  const db = openDatabase(join(home(), 'tunesmith.db'));
-  try {
-    return new Map(listMetrics(db, runId).map((m) => [m.step, m.loss!]));
-  } finally {
-    db.close();
-  }
-}
+const lossesByStep = (runId: number) => lossesByStepIn(home(), runId);
 
 /** Starts a training CLI in its own process group and SIGKILLs the group once `killAtStep` is printed. */
 function trainAndKill(args: string[], killAtStep: number): Promise<string> {
@@ -93,10 +83,7 @@ describe.skipIf(!haveAssets)('train --resume after SIGKILL', () => {
 
 describe.skipIf(!haveAssets)('a run belongs to one process, one folder and one data set', () => {
   const home2 = () => join(tmp.dir, 'home-owner');
-  const cli = (...args: string[]) => {
-    const r = spawnSync(process.execPath, [packagePath('bin', 'tunesmith.js'), '--home', home2(), ...args], { encoding: 'utf8' });
-    return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-  };
+  const cli = (...args: string[]) => runCli(home2(), ...args);
   const runState = (id: number) => (JSON.parse(cli('runs', 'list', '--json').stdout) as { id: number; state: string; error: string | null }[]).find((r) => r.id === id)!;
   const rows = (n: number, edit = '') => Array.from({ length: n }, (_, i) => JSON.stringify({ instruction: `Story ${i}?`, input: '', output: `Lily had ${i} red balls${i === 3 ? edit : ''}.` })).join('\n') + '\n';
   const small = ['--model', stories260K, '--seq-len', '64', '--threads', '1', '--lr', '1e-3'];

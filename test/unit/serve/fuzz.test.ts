@@ -10,6 +10,7 @@ import type { ApiEventMessage, ApiReply } from '../../../main/api/contract.js';
 import { rendererDir, trainerEntry } from '../../../main/paths.js';
 import { startServer, type RunningServer } from '../../../main/serve/server.js';
 import { forkLauncher } from '../../../main/trainer/launcher.js';
+import { seededRandom } from '../../../main/data/seeded-split.js';
 import { call, closed, httpRequest, openSocket, rawExchange, recordEscapedErrors, statusLine } from '../../helpers/serve-client.js';
 import { tempHome } from '../../helpers/temp-home.js';
 
@@ -18,17 +19,6 @@ const HTTP_CASES = 240;
 const SOCKET_CASES = 60;
 const RAW_FRAME_CASES = 40;
 
-/** mulberry32: small, seedable, good enough to pick cases. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('serve mode under a fuzz of malformed requests and frames', () => {
   const home = tempHome();
@@ -36,7 +26,7 @@ describe('serve mode under a fuzz of malformed requests and frames', () => {
   let server: RunningServer;
   const logged: string[] = [];
   let runId: number | undefined;
-  const random = prng(SEED);
+  const random = seededRandom(SEED);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
   const bytes = (n: number): Buffer => Buffer.from(Array.from({ length: n }, () => Math.floor(random() * 256)));
 
